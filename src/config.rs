@@ -1,0 +1,734 @@
+//! Experiment files: the TOML schema, its validation and sweep expansion.
+//!
+//! One TOML file fully describes a run (G2). Loading is done in three steps so
+//! that every error can name the file, the key and what is allowed:
+//! 1. parse the text into a TOML table (syntax errors carry a line and column);
+//! 2. expand sweeps: every array value is a list of alternatives for its key,
+//!    and the runner makes one run per combination (B7);
+//! 3. deserialize each combination into the task's typed spec, whose structs
+//!    reject unknown keys, and check value ranges with [`Validate`].
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// A fully resolved experiment: exactly what one run executes.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "task", rename_all = "snake_case")]
+pub enum Experiment {
+    /// Task 1: a denoising autoencoder for grayscale photographs.
+    Denoise(DenoiseSpec),
+    /// Task 2: a sender and a receiver that agree on image order through one bit.
+    Ordering(OrderingSpec),
+}
+
+impl Experiment {
+    /// The experiment's name, used in run-folder names and in the report.
+    pub fn name(&self) -> &str {
+        match self {
+            Experiment::Denoise(s) => &s.name,
+            Experiment::Ordering(s) => &s.name,
+        }
+    }
+
+    /// The task's short name as written in the TOML (`task = "…"`).
+    pub fn task(&self) -> &'static str {
+        match self {
+            Experiment::Denoise(_) => "denoise",
+            Experiment::Ordering(_) => "ordering",
+        }
+    }
+
+    /// The seed that drives initialisation and training randomness.
+    pub fn seed(&self) -> u64 {
+        match self {
+            Experiment::Denoise(s) => s.seed,
+            Experiment::Ordering(s) => s.seed,
+        }
+    }
+
+    /// The compute backend the run asks for.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Experiment::Denoise(s) => s.backend,
+            Experiment::Ordering(s) => s.backend,
+        }
+    }
+
+    /// The resolved experiment as TOML text, as stored in every run folder.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_else(|e| format!("# could not serialise: {e}\n"))
+    }
+}
+
+/// Which burn backend trains the model.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    /// burn-flex with rayon and SIMD: the fastest CPU backend measured here.
+    #[default]
+    Flex,
+    /// burn-ndarray (cargo feature `ndarray`).
+    Ndarray,
+    /// burn-cuda on GPU 0 (cargo feature `cuda`).
+    Cuda,
+}
+
+/// Task 1 experiment.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DenoiseSpec {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub seed: u64,
+    #[serde(default)]
+    pub backend: Backend,
+    pub data: DenoiseData,
+    pub noise: NoiseSpec,
+    pub model: DenoiserSpec,
+    pub train: DenoiseTrain,
+    #[serde(default)]
+    pub eval: DenoiseEval,
+}
+
+/// Which photographs a denoising run uses and how they are prepared.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DenoiseData {
+    /// Training photographs drawn from Train400 (the brief asks for 100).
+    pub train_images: usize,
+    /// Validation photographs: other Train400 images, for tuning only.
+    pub val_images: usize,
+    /// Test photographs taken from BSD68 (at most 68).
+    pub test_images: usize,
+    /// Side of the square images after downscaling, in pixels.
+    pub image_size: usize,
+    /// Seed of the random draw of training and validation images.
+    pub split_seed: u64,
+}
+
+/// Additive white Gaussian noise, on the 0–255 intensity scale.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NoiseSpec {
+    /// Standard deviation of the noise in 8-bit grey levels (25 means 25/255).
+    pub sigma: f64,
+    /// Seed of the one fixed noise draw for validation and test images.
+    pub eval_seed: u64,
+}
+
+/// The denoiser architecture.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DenoiserSpec {
+    /// `"unshuffle_cnn"`: pixel-unshuffle, plain 3×3 conv stack, pixel-shuffle,
+    /// predicting the noise (residual learning).
+    pub arch: String,
+    /// Channels of the hidden convolutions.
+    pub features: usize,
+    /// Number of 3×3 convolutions.
+    pub depth: usize,
+    /// Pixel-unshuffle factor (1 keeps full resolution).
+    pub unshuffle: usize,
+}
+
+/// Optimisation of the denoiser.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DenoiseTrain {
+    pub epochs: usize,
+    pub steps_per_epoch: usize,
+    pub batch_size: usize,
+    /// Side of the random training crops, in pixels.
+    pub crop: usize,
+    /// Peak learning rate of Adam.
+    pub lr: f64,
+    /// Final learning rate reached by the cosine schedule.
+    pub lr_final: f64,
+    /// Random flips and 90° rotations of every training crop.
+    #[serde(default = "yes")]
+    pub augment: bool,
+    /// Stop after this many seconds of training even if epochs remain (0: no limit).
+    #[serde(default)]
+    pub time_budget_s: f64,
+}
+
+/// Evaluation options of a denoising run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DenoiseEval {
+    /// Test noise levels (0–255 scale) for the robustness curve (B2).
+    #[serde(default = "default_sigmas")]
+    pub robustness_sigmas: Vec<f64>,
+    /// Average the model over the eight flips/rotations at test time.
+    #[serde(default)]
+    pub self_ensemble: bool,
+}
+
+impl Default for DenoiseEval {
+    fn default() -> Self {
+        DenoiseEval {
+            robustness_sigmas: default_sigmas(),
+            self_ensemble: false,
+        }
+    }
+}
+
+fn default_sigmas() -> Vec<f64> {
+    vec![5.0, 15.0, 25.0, 35.0, 50.0, 75.0]
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Task 2 experiment.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OrderingSpec {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub seed: u64,
+    #[serde(default)]
+    pub backend: Backend,
+    pub data: OrderingData,
+    pub model: AgentsSpec,
+    pub channel: ChannelSpec,
+    pub train: OrderingTrain,
+    #[serde(default)]
+    pub eval: OrderingEval,
+}
+
+/// Which CIFAR-10 images the ordering game uses.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OrderingData {
+    /// Training images drawn uniformly from CIFAR-10 training images (100 in the brief).
+    pub train_images: usize,
+    /// Held-out CIFAR-10 images never used in training (generalisation check).
+    pub heldout_images: usize,
+    /// Seed of the uniform draw.
+    pub split_seed: u64,
+}
+
+/// Architecture of the sender S and the receiver R.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AgentsSpec {
+    /// `"score"`: each agent scores every image with a small CNN and compares
+    /// the two scores (antisymmetric by construction); `"generic"`: a CNN on
+    /// the raw 6-channel stack, R with the bit appended.
+    pub arch: String,
+    /// Channels of the convolutions.
+    pub channels: usize,
+}
+
+/// The one-bit channel between S and R.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelSpec {
+    /// `"straight_through"` (hard bit forward, sigmoid gradient backward) or
+    /// `"reinforce"` (sampled bit, score-function gradient).
+    pub estimator: String,
+    /// Temperature of the sigmoid relaxation used by the straight-through gradient.
+    #[serde(default = "one")]
+    pub temperature: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// Optimisation of the two agents.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OrderingTrain {
+    pub epochs: usize,
+    pub steps_per_epoch: usize,
+    /// Pairs per step.
+    pub batch_size: usize,
+    /// Peak learning rate of Adam.
+    pub lr: f64,
+    /// Final learning rate reached by the cosine schedule.
+    pub lr_final: f64,
+}
+
+/// Evaluation options of an ordering run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OrderingEval {
+    /// Replace S's bit by a fair coin at evaluation (ablation: no communication).
+    #[serde(default)]
+    pub randomise_bit: bool,
+}
+
+impl Default for OrderingEval {
+    fn default() -> Self {
+        OrderingEval {
+            randomise_bit: false,
+        }
+    }
+}
+
+/// A config problem, phrased for the person who wrote the file.
+#[derive(Debug)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "experiment file {}: {}",
+            self.file.display(),
+            self.message
+        )
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// One run of an experiment file: the resolved experiment plus, for a sweep,
+/// the values chosen for the swept keys.
+#[derive(Debug, Clone)]
+pub struct RunPlan {
+    pub experiment: Experiment,
+    /// `(dotted key, value)` for every swept key; empty when not a sweep.
+    pub swept: Vec<(String, String)>,
+}
+
+/// Reads an experiment file and returns one plan per run it describes.
+pub fn load_file(path: &Path) -> Result<Vec<RunPlan>, ConfigError> {
+    let err = |message: String| ConfigError {
+        file: path.to_path_buf(),
+        message,
+    };
+    let bytes = std::fs::read(path).map_err(|e| {
+        err(format!(
+            "cannot read it ({e}); check the path, or list the files under experiments/"
+        ))
+    })?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| err("is not UTF-8 text; an experiment file is a TOML text file".into()))?;
+    parse_str(&text).map_err(err)
+}
+
+/// Parses experiment text (see [`load_file`]); the error is a message without the file name.
+pub fn parse_str(text: &str) -> Result<Vec<RunPlan>, String> {
+    if text.trim().is_empty() {
+        return Err(
+            "is empty; start from experiments/denoise.toml or experiments/ordering.toml".into(),
+        );
+    }
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| format!("is not valid TOML: {}", e.to_string().trim_end()))?;
+    let task = match table.get("task") {
+        Some(toml::Value::String(s)) => s.clone(),
+        Some(other) => {
+            return Err(format!(
+                "key `task` must be a string, \"denoise\" or \"ordering\", not {}",
+                other.type_str()
+            ));
+        }
+        None => return Err("missing key `task`; allowed values: \"denoise\", \"ordering\"".into()),
+    };
+    let mut plans = Vec::new();
+    for (swept, table) in expand_sweeps(&table)? {
+        let experiment = match task.as_str() {
+            "denoise" => Experiment::Denoise(typed::<DenoiseSpec>(&table)?),
+            "ordering" => Experiment::Ordering(typed::<OrderingSpec>(&table)?),
+            other => {
+                return Err(format!(
+                    "key `task` = \"{other}\" is unknown; allowed values: \"denoise\", \"ordering\""
+                ));
+            }
+        };
+        experiment.validate().map_err(|e| {
+            if swept.is_empty() {
+                e
+            } else {
+                format!("{e} (in the sweep combination {})", describe(&swept))
+            }
+        })?;
+        plans.push(RunPlan { experiment, swept });
+    }
+    Ok(plans)
+}
+
+fn describe(swept: &[(String, String)]) -> String {
+    swept
+        .iter()
+        .map(|(k, v)| format!("{k} = {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Deserializes a table (without its `task` key) into a typed spec.
+fn typed<T: serde::de::DeserializeOwned>(table: &toml::Table) -> Result<T, String> {
+    let mut table = table.clone();
+    table.remove("task");
+    // Re-serialising keeps the key path in serde's messages ("unknown field `x`
+    // in `train`"), which is what a person needs to find the mistake.
+    let text = toml::to_string(&table).map_err(|e| e.to_string())?;
+    toml::from_str::<T>(&text).map_err(|e| clean_toml_error(&e))
+}
+
+/// Turns a toml deserialisation error into one line naming the key.
+fn clean_toml_error(e: &toml::de::Error) -> String {
+    let message = e.message().trim().to_string();
+    // toml reports spans in the re-serialised text, which the user never saw;
+    // the key path in the message is what locates the problem.
+    let message = message.replace("unknown field", "unknown key");
+    let message = message.replace("missing field", "missing key");
+    message.replace("expected one of", "allowed keys:")
+}
+
+/// Expands every array value into alternatives and returns the cartesian
+/// product, each with the list of swept `(key, value)` pairs.
+///
+/// Arrays of tables are structure, not sweeps; the schema has one list-valued
+/// key (`eval.robustness_sigmas`), which is taken as a value, not a sweep.
+pub fn expand_sweeps(
+    table: &toml::Table,
+) -> Result<Vec<(Vec<(String, String)>, toml::Table)>, String> {
+    let mut axes: Vec<(Vec<String>, Vec<toml::Value>)> = Vec::new();
+    collect_axes(table, &mut Vec::new(), &mut axes)?;
+    let mut out = vec![(Vec::new(), table.clone())];
+    for (path, values) in &axes {
+        let mut next = Vec::new();
+        for (swept, base) in &out {
+            for value in values {
+                let mut t = base.clone();
+                set_path(&mut t, path, value.clone());
+                let mut s = swept.clone();
+                s.push((path.join("."), value.to_string()));
+                next.push((s, t));
+            }
+        }
+        out = next;
+    }
+    if out.len() > 1000 {
+        return Err(format!(
+            "the sweep expands to {} runs; the limit is 1000, list fewer values",
+            out.len()
+        ));
+    }
+    Ok(out)
+}
+
+/// Keys whose value is a list by design and therefore never a sweep axis.
+const LIST_KEYS: &[&str] = &["eval.robustness_sigmas"];
+
+fn collect_axes(
+    table: &toml::Table,
+    prefix: &mut Vec<String>,
+    axes: &mut Vec<(Vec<String>, Vec<toml::Value>)>,
+) -> Result<(), String> {
+    for (key, value) in table {
+        prefix.push(key.clone());
+        let dotted = prefix.join(".");
+        match value {
+            toml::Value::Table(inner) => collect_axes(inner, prefix, axes)?,
+            toml::Value::Array(items) if !LIST_KEYS.contains(&dotted.as_str()) => {
+                if items.is_empty() {
+                    return Err(format!(
+                        "key `{dotted}` is an empty list; a sweep needs at least one value"
+                    ));
+                }
+                if items
+                    .iter()
+                    .any(|v| matches!(v, toml::Value::Table(_) | toml::Value::Array(_)))
+                {
+                    return Err(format!(
+                        "key `{dotted}` lists tables or lists; a sweep lists plain values (numbers, strings, booleans)"
+                    ));
+                }
+                if dotted == "task" || dotted == "name" {
+                    return Err(format!("key `{dotted}` cannot be swept; give it one value"));
+                }
+                axes.push((prefix.clone(), items.clone()));
+            }
+            _ => {}
+        }
+        prefix.pop();
+    }
+    Ok(())
+}
+
+fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) {
+    let (last, parents) = path
+        .split_last()
+        .expect("a sweep path has at least one key");
+    let mut t = table;
+    for key in parents {
+        t = match t.get_mut(key) {
+            Some(toml::Value::Table(inner)) => inner,
+            _ => return,
+        };
+    }
+    t.insert(last.clone(), value);
+}
+
+/// Range checks that types alone cannot express.
+pub trait Validate {
+    /// Returns a message naming the key and what is allowed, or `Ok`.
+    fn validate(&self) -> Result<(), String>;
+}
+
+/// Collects failed checks as `key must … (got …)` lines.
+struct Checks(String);
+
+impl Checks {
+    fn new() -> Self {
+        Checks(String::new())
+    }
+    fn check(&mut self, ok: bool, key: &str, rule: &str, got: impl std::fmt::Display) {
+        if !ok {
+            if !self.0.is_empty() {
+                self.0.push_str("; ");
+            }
+            let _ = write!(self.0, "key `{key}` must {rule} (got {got})");
+        }
+    }
+    fn finish(self) -> Result<(), String> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(self.0)
+        }
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+impl Validate for Experiment {
+    fn validate(&self) -> Result<(), String> {
+        match self {
+            Experiment::Denoise(s) => s.validate(),
+            Experiment::Ordering(s) => s.validate(),
+        }
+    }
+}
+
+/// Train400 holds 400 images; BSD68 holds 68.
+pub const TRAIN400_IMAGES: usize = 400;
+pub const BSD68_IMAGES: usize = 68;
+/// Records of the CIFAR-10 training file the product uses (the mirror's size).
+pub const CIFAR_TRAIN_RECORDS: usize = 4000;
+
+impl Validate for DenoiseSpec {
+    fn validate(&self) -> Result<(), String> {
+        let mut c = Checks::new();
+        c.check(
+            valid_name(&self.name),
+            "name",
+            "be 1–64 letters, digits, '-' or '_'",
+            format!("{:?}", self.name),
+        );
+        let d = &self.data;
+        c.check(
+            d.train_images >= 1,
+            "data.train_images",
+            "be at least 1",
+            d.train_images,
+        );
+        c.check(
+            d.val_images >= 1,
+            "data.val_images",
+            "be at least 1",
+            d.val_images,
+        );
+        c.check(
+            d.train_images + d.val_images <= TRAIN400_IMAGES,
+            "data.train_images + data.val_images",
+            "be at most 400 (Train400 has 400 photographs)",
+            d.train_images + d.val_images,
+        );
+        c.check(
+            (1..=BSD68_IMAGES).contains(&d.test_images),
+            "data.test_images",
+            "be between 1 and 68 (BSD68 has 68 photographs)",
+            d.test_images,
+        );
+        c.check(
+            (8..=180).contains(&d.image_size),
+            "data.image_size",
+            "be between 8 and 180 pixels (Train400 images are 180×180)",
+            d.image_size,
+        );
+        c.check(
+            self.noise.sigma > 0.0 && self.noise.sigma <= 255.0,
+            "noise.sigma",
+            "be in (0, 255] grey levels",
+            self.noise.sigma,
+        );
+        let m = &self.model;
+        c.check(
+            m.arch == "unshuffle_cnn",
+            "model.arch",
+            "be \"unshuffle_cnn\"",
+            format!("{:?}", m.arch),
+        );
+        c.check(
+            (1..=512).contains(&m.features),
+            "model.features",
+            "be between 1 and 512",
+            m.features,
+        );
+        c.check(
+            (2..=64).contains(&m.depth),
+            "model.depth",
+            "be between 2 and 64",
+            m.depth,
+        );
+        c.check(
+            (1..=4).contains(&m.unshuffle),
+            "model.unshuffle",
+            "be 1, 2, 3 or 4",
+            m.unshuffle,
+        );
+        let t = &self.train;
+        c.check(t.epochs >= 1, "train.epochs", "be at least 1", t.epochs);
+        c.check(
+            t.steps_per_epoch >= 1,
+            "train.steps_per_epoch",
+            "be at least 1",
+            t.steps_per_epoch,
+        );
+        c.check(
+            (1..=4096).contains(&t.batch_size),
+            "train.batch_size",
+            "be between 1 and 4096",
+            t.batch_size,
+        );
+        c.check(
+            t.crop >= 2 * m.unshuffle && t.crop <= d.image_size,
+            "train.crop",
+            &format!(
+                "be between {} and data.image_size = {}",
+                2 * m.unshuffle,
+                d.image_size
+            ),
+            t.crop,
+        );
+        c.check(
+            t.crop % m.unshuffle == 0 && d.image_size % m.unshuffle == 0,
+            "train.crop and data.image_size",
+            &format!("be multiples of model.unshuffle = {}", m.unshuffle),
+            format!("{} and {}", t.crop, d.image_size),
+        );
+        c.check(t.lr > 0.0 && t.lr < 1.0, "train.lr", "be in (0, 1)", t.lr);
+        c.check(
+            t.lr_final > 0.0 && t.lr_final <= t.lr,
+            "train.lr_final",
+            "be in (0, train.lr]",
+            t.lr_final,
+        );
+        c.check(
+            t.time_budget_s >= 0.0,
+            "train.time_budget_s",
+            "be 0 (no limit) or positive seconds",
+            t.time_budget_s,
+        );
+        for s in &self.eval.robustness_sigmas {
+            c.check(
+                *s > 0.0 && *s <= 255.0,
+                "eval.robustness_sigmas",
+                "hold values in (0, 255]",
+                s,
+            );
+        }
+        c.finish()
+    }
+}
+
+impl Validate for OrderingSpec {
+    fn validate(&self) -> Result<(), String> {
+        let mut c = Checks::new();
+        c.check(
+            valid_name(&self.name),
+            "name",
+            "be 1–64 letters, digits, '-' or '_'",
+            format!("{:?}", self.name),
+        );
+        let d = &self.data;
+        c.check(
+            d.train_images >= 2,
+            "data.train_images",
+            "be at least 2 (a pair)",
+            d.train_images,
+        );
+        c.check(
+            d.heldout_images >= 2,
+            "data.heldout_images",
+            "be at least 2 (a pair)",
+            d.heldout_images,
+        );
+        c.check(
+            d.train_images + d.heldout_images <= CIFAR_TRAIN_RECORDS,
+            "data.train_images + data.heldout_images",
+            "be at most 4000 (the CIFAR-10 training images available)",
+            d.train_images + d.heldout_images,
+        );
+        let m = &self.model;
+        c.check(
+            m.arch == "score" || m.arch == "generic",
+            "model.arch",
+            "be \"score\" or \"generic\"",
+            format!("{:?}", m.arch),
+        );
+        c.check(
+            (1..=256).contains(&m.channels),
+            "model.channels",
+            "be between 1 and 256",
+            m.channels,
+        );
+        let ch = &self.channel;
+        c.check(
+            ch.estimator == "straight_through" || ch.estimator == "reinforce",
+            "channel.estimator",
+            "be \"straight_through\" or \"reinforce\"",
+            format!("{:?}", ch.estimator),
+        );
+        c.check(
+            ch.temperature > 0.0 && ch.temperature.is_finite(),
+            "channel.temperature",
+            "be a positive number",
+            ch.temperature,
+        );
+        let t = &self.train;
+        c.check(t.epochs >= 1, "train.epochs", "be at least 1", t.epochs);
+        c.check(
+            t.steps_per_epoch >= 1,
+            "train.steps_per_epoch",
+            "be at least 1",
+            t.steps_per_epoch,
+        );
+        c.check(
+            (2..=8192).contains(&t.batch_size),
+            "train.batch_size",
+            "be between 2 and 8192",
+            t.batch_size,
+        );
+        c.check(t.lr > 0.0 && t.lr < 1.0, "train.lr", "be in (0, 1)", t.lr);
+        c.check(
+            t.lr_final > 0.0 && t.lr_final <= t.lr,
+            "train.lr_final",
+            "be in (0, train.lr]",
+            t.lr_final,
+        );
+        c.finish()
+    }
+}

@@ -1,0 +1,86 @@
+//! Datasets: where they come from, how they are checked, how they are split.
+//!
+//! Everything lives under the project's `data/` folder (never committed). On
+//! first use the folder is filled from a local mirror — `DATA_MIRROR`, or
+//! `../shared/data` when that folder exists — or else downloaded from the
+//! upstream sources. Every file is verified before use: the Berkeley
+//! photographs against the SHA-256 list shipped in this crate, CIFAR-10 by its
+//! record structure (size a multiple of 3,073 bytes, labels 0–9).
+
+pub mod bsd;
+pub mod cifar;
+mod fetch;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+/// The project's data folder and where to fill it from.
+#[derive(Debug, Clone)]
+pub struct DataStore {
+    /// Folder holding `bsd/` and `cifar-10-batches-bin/`.
+    pub root: PathBuf,
+    /// A local copy of the datasets in the same layout, if one is known.
+    pub mirror: Option<PathBuf>,
+    /// Whether to download from upstream when neither data/ nor the mirror has a file.
+    pub allow_download: bool,
+}
+
+impl DataStore {
+    /// The default store: `./data`, the mirror from `DATA_MIRROR` or
+    /// `../shared/data`, downloads allowed unless `DATA_OFFLINE=1`.
+    pub fn from_env() -> Self {
+        let mirror = match std::env::var_os("DATA_MIRROR") {
+            Some(p) if !p.is_empty() => Some(PathBuf::from(p)),
+            _ => {
+                let shared = PathBuf::from("../shared/data");
+                shared.is_dir().then_some(shared)
+            }
+        };
+        DataStore {
+            root: PathBuf::from("data"),
+            mirror,
+            allow_download: std::env::var("DATA_OFFLINE")
+                .map(|v| v != "1")
+                .unwrap_or(true),
+        }
+    }
+
+    /// Makes sure every dataset file is present and intact.
+    pub fn ensure_all(&self) -> Result<()> {
+        bsd::ensure(self)?;
+        cifar::ensure(self)?;
+        Ok(())
+    }
+
+    /// Copies `rel` from the mirror into `data/`, returning whether it was found there.
+    fn copy_from_mirror(&self, rel: &Path) -> Result<bool> {
+        let Some(mirror) = &self.mirror else {
+            return Ok(false);
+        };
+        let src = mirror.join(rel);
+        if !src.is_file() {
+            return Ok(false);
+        }
+        let dst = self.root.join(rel);
+        if let Some(parent) = dst.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create the data folder {}", parent.display()))?;
+        }
+        std::fs::copy(&src, &dst)
+            .with_context(|| format!("cannot copy {} to {}", src.display(), dst.display()))?;
+        Ok(true)
+    }
+}
+
+/// A hint appended to every data error: how to get a good copy.
+pub(crate) fn repair_hint(store: &DataStore) -> String {
+    let mirror = match &store.mirror {
+        Some(m) => format!("the mirror {}", m.display()),
+        None => "upstream (no mirror found; set DATA_MIRROR to use one)".to_string(),
+    };
+    format!(
+        "delete the damaged file (or the whole {} folder) and run `make data` to fetch it again from {mirror}",
+        store.root.display()
+    )
+}

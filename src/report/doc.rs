@@ -1,0 +1,191 @@
+//! A small document model rendered twice: to Markdown (read on GitHub or in
+//! any editor) and to Typst (typeset into the PDF). Writing the report once
+//! as blocks keeps the two outputs identical in content.
+
+use std::fmt::Write as _;
+
+/// One block of the report.
+#[derive(Debug, Clone)]
+pub enum Block {
+    /// A heading of level 1–3.
+    Heading(u8, String),
+    /// A paragraph of plain text; `**bold**` spans are supported.
+    Para(String),
+    /// A bulleted list of plain-text items.
+    Bullets(Vec<String>),
+    /// A table with a caption; cells are plain text.
+    Table {
+        caption: String,
+        header: Vec<String>,
+        rows: Vec<Vec<String>>,
+    },
+    /// An image file (relative to the report folder) with a caption;
+    /// `width` is the fraction of the text width it takes in the PDF.
+    Figure {
+        path: String,
+        caption: String,
+        width: f32,
+        pixelated: bool,
+    },
+    /// A page break in the PDF (ignored in Markdown).
+    PageBreak,
+}
+
+/// Renders blocks as GitHub-flavoured Markdown.
+pub fn to_markdown(title: &str, blocks: &[Block]) -> String {
+    let mut s = format!("# {title}\n\n");
+    for b in blocks {
+        match b {
+            Block::Heading(level, text) => {
+                let _ = writeln!(s, "{} {text}\n", "#".repeat(*level as usize + 1));
+            }
+            Block::Para(text) => {
+                let _ = writeln!(s, "{text}\n");
+            }
+            Block::Bullets(items) => {
+                for item in items {
+                    let _ = writeln!(s, "- {item}");
+                }
+                s.push('\n');
+            }
+            Block::Table {
+                caption,
+                header,
+                rows,
+            } => {
+                let _ = writeln!(s, "*{caption}*\n");
+                let _ = writeln!(s, "| {} |", header.join(" | "));
+                let _ = writeln!(
+                    s,
+                    "|{}|",
+                    header.iter().map(|_| "---").collect::<Vec<_>>().join("|")
+                );
+                for row in rows {
+                    let _ = writeln!(s, "| {} |", row.join(" | "));
+                }
+                s.push('\n');
+            }
+            Block::Figure { path, caption, .. } => {
+                let _ = writeln!(s, "![{caption}]({path})\n\n*{caption}*\n");
+            }
+            Block::PageBreak => {}
+        }
+    }
+    s
+}
+
+/// Escapes plain text for Typst markup, keeping `**bold**` as Typst's `*bold*`.
+pub fn typst_text(text: &str) -> String {
+    let mut out = String::new();
+    for (i, part) in text.split("**").enumerate() {
+        let escaped = escape_typst(part);
+        if i % 2 == 1 {
+            let _ = write!(out, "*{escaped}*");
+        } else {
+            out.push_str(&escaped);
+        }
+    }
+    out
+}
+
+fn escape_typst(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(
+            c,
+            '#' | '$'
+                | '*'
+                | '_'
+                | '@'
+                | '<'
+                | '>'
+                | '['
+                | ']'
+                | '\\'
+                | '`'
+                | '~'
+                | '='
+                | '-'
+                | '+'
+                | '/'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Renders blocks as a Typst document.
+pub fn to_typst(title: &str, subtitle: &str, blocks: &[Block]) -> String {
+    let mut s = String::from(
+        "#set page(paper: \"a4\", margin: (x: 2cm, y: 2cm), numbering: \"1\")\n\
+         #set text(font: \"Libertinus Serif\", size: 10.5pt)\n\
+         #set par(justify: true)\n\
+         #set heading(numbering: \"1.1\")\n\
+         #show table.cell.where(y: 0): strong\n\
+         #show raw: set text(font: \"DejaVu Sans Mono\", size: 9pt)\n",
+    );
+    let _ = writeln!(
+        s,
+        "#align(center)[#text(size: 18pt, weight: \"bold\")[{}] \\ #text(size: 10pt)[{}]]\n",
+        typst_text(title),
+        typst_text(subtitle)
+    );
+    for b in blocks {
+        match b {
+            Block::Heading(level, text) => {
+                let _ = writeln!(s, "{} {}\n", "=".repeat(*level as usize), typst_text(text));
+            }
+            Block::Para(text) => {
+                let _ = writeln!(s, "{}\n", typst_text(text));
+            }
+            Block::Bullets(items) => {
+                for item in items {
+                    let _ = writeln!(s, "- {}", typst_text(item));
+                }
+                s.push('\n');
+            }
+            Block::Table {
+                caption,
+                header,
+                rows,
+            } => {
+                let cols = header.len().max(1);
+                let _ = writeln!(
+                    s,
+                    "#figure(kind: table, caption: [{}],",
+                    typst_text(caption)
+                );
+                let _ = write!(
+                    s,
+                    "  table(columns: {cols}, align: (x, y) => if x == 0 {{ left }} else {{ right }}, stroke: 0.4pt + gray, inset: 4pt,\n    "
+                );
+                for cell in header.iter().chain(rows.iter().flatten()) {
+                    let _ = write!(s, "[{}], ", typst_text(cell));
+                }
+                s.push_str("\n  )\n)\n\n");
+            }
+            Block::Figure {
+                path,
+                caption,
+                width,
+                pixelated,
+            } => {
+                let scaling = if *pixelated {
+                    ", scaling: \"pixelated\""
+                } else {
+                    ""
+                };
+                let _ = writeln!(
+                    s,
+                    "#figure(image(\"{path}\", width: {:.0}%{scaling}), caption: [{}])\n",
+                    width * 100.0,
+                    typst_text(caption)
+                );
+            }
+            Block::PageBreak => s.push_str("#pagebreak()\n"),
+        }
+    }
+    s
+}

@@ -1,0 +1,180 @@
+//! Line plots as SVG (plotters' SVG backend needs no system fonts).
+
+use std::path::Path;
+
+use anyhow::{Result, anyhow};
+use plotters::prelude::*;
+
+/// The plots' font: present in the PDF's embedded fonts; viewers without it fall back to a serif.
+const FONT: &str = "Libertinus Serif, serif";
+
+/// One curve of a plot.
+pub struct Series {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+    /// Dashed curves mark a second quantity (e.g. a baseline).
+    pub dashed: bool,
+}
+
+impl Series {
+    pub fn new(name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        Series {
+            name: name.into(),
+            points,
+            dashed: false,
+        }
+    }
+    pub fn dashed(mut self) -> Self {
+        self.dashed = true;
+        self
+    }
+}
+
+/// Axis settings of a plot.
+pub struct Axes<'a> {
+    pub title: &'a str,
+    pub x_label: &'a str,
+    pub y_label: &'a str,
+    pub log_y: bool,
+}
+
+const COLORS: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(255, 127, 14),
+    RGBColor(148, 103, 189),
+    RGBColor(90, 90, 90),
+];
+
+/// Draws `series` as lines with markers into an SVG file.
+pub fn line_plot(path: &Path, axes: &Axes, series: &[Series]) -> Result<()> {
+    let pts: Vec<(f64, f64)> = series
+        .iter()
+        .flat_map(|s| s.points.iter().copied())
+        .filter(|(x, y)| x.is_finite() && y.is_finite() && (!axes.log_y || *y > 0.0))
+        .collect();
+    if pts.is_empty() {
+        return Err(anyhow!("nothing to plot for {}", axes.title));
+    }
+    let (mut x0, mut x1) = pts
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
+    let (mut y0, mut y1) = pts
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
+    if x1 <= x0 {
+        x1 = x0 + 1.0;
+        x0 -= 1.0;
+    }
+    if y1 <= y0 {
+        let pad = if y0 == 0.0 { 1.0 } else { y0.abs() * 0.1 };
+        y0 -= pad;
+        y1 += pad;
+    }
+    let root = SVGBackend::new(path, (720, 420)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| anyhow!("{e:?}"))?;
+    let caption = (FONT, 22).into_font();
+    let mut builder = ChartBuilder::on(&root);
+    builder
+        .caption(axes.title, caption)
+        .margin(12)
+        .x_label_area_size(46)
+        .y_label_area_size(70);
+    let label_style = (FONT, 16).into_font();
+    if axes.log_y {
+        let (ly0, ly1) = (y0 * 0.8, y1 * 1.25);
+        let mut chart = builder
+            .build_cartesian_2d(x0..x1, (ly0..ly1).log_scale())
+            .map_err(|e| anyhow!("{e:?}"))?;
+        chart
+            .configure_mesh()
+            .x_desc(axes.x_label)
+            .y_desc(axes.y_label)
+            .label_style(label_style.clone())
+            .axis_desc_style(label_style.clone())
+            .y_label_formatter(&|v| format!("{v:.2e}"))
+            .draw()
+            .map_err(|e| anyhow!("{e:?}"))?;
+        draw_series(&mut chart, series)?;
+        legend(&mut chart, label_style)?;
+    } else {
+        let pad = (y1 - y0) * 0.05;
+        let mut chart = builder
+            .build_cartesian_2d(x0..x1, (y0 - pad)..(y1 + pad))
+            .map_err(|e| anyhow!("{e:?}"))?;
+        chart
+            .configure_mesh()
+            .x_desc(axes.x_label)
+            .y_desc(axes.y_label)
+            .label_style(label_style.clone())
+            .axis_desc_style(label_style.clone())
+            .draw()
+            .map_err(|e| anyhow!("{e:?}"))?;
+        draw_series(&mut chart, series)?;
+        legend(&mut chart, label_style)?;
+    }
+    root.present()
+        .map_err(|e| anyhow!("cannot write {}: {e:?}", path.display()))?;
+    Ok(())
+}
+
+fn draw_series<'a, X, Y>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>,
+    series: &[Series],
+) -> Result<()>
+where
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    for (i, s) in series.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        let style = ShapeStyle::from(&color).stroke_width(2);
+        let points: Vec<(f64, f64)> = s
+            .points
+            .iter()
+            .copied()
+            .filter(|(x, y)| x.is_finite() && y.is_finite())
+            .collect();
+        let anno = if s.dashed {
+            chart
+                .draw_series(DashedLineSeries::new(points.clone(), 6, 4, style))
+                .map_err(|e| anyhow!("{e:?}"))?
+        } else {
+            chart
+                .draw_series(LineSeries::new(points.clone(), style))
+                .map_err(|e| anyhow!("{e:?}"))?
+        };
+        anno.label(s.name.clone()).legend(move |(x, y)| {
+            PathElement::new(
+                vec![(x, y), (x + 20, y)],
+                ShapeStyle::from(&color).stroke_width(2),
+            )
+        });
+        if points.len() <= 40 {
+            chart
+                .draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                .map_err(|e| anyhow!("{e:?}"))?;
+        }
+    }
+    Ok(())
+}
+
+fn legend<'a, X, Y>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>,
+    font: FontDesc,
+) -> Result<()>
+where
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(font)
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()
+        .map_err(|e| anyhow!("{e:?}"))?;
+    Ok(())
+}

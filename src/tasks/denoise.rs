@@ -1,0 +1,468 @@
+//! Task 1: train a denoising autoencoder noisy → clean and evaluate it.
+//!
+//! Training draws, every step, random crops of the training photographs with
+//! a random flip/rotation (the eight symmetries of the square) and fresh
+//! Gaussian noise, so 100 photographs yield an unlimited stream of distinct
+//! noisy inputs. Validation and test images are corrupted once, from a fixed
+//! seed, at the same σ (T1.4), so every epoch and every model sees exactly the
+//! same noisy test inputs. Noise is not clipped (benchmark convention);
+//! outputs are clipped to [0, 1] before scoring.
+
+use std::time::Instant;
+
+use anyhow::Result;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use rand_distr::{Distribution, Normal};
+use serde::{Deserialize, Serialize};
+
+use crate::config::DenoiseSpec;
+use crate::data::DataStore;
+use crate::data::bsd::{self, Gray};
+use crate::images::{save_gray_grid, save_npy};
+use crate::metrics::{Quality, clip01, psnr, quality, ssim};
+use crate::models::denoiser::UnshuffleCnn;
+use crate::runs::Run;
+use crate::train::{FitOutcome, Trainer, cosine_lr, fit};
+
+/// Adds N(0, σ²) noise (σ on the 0–255 scale) to an image, unclipped.
+pub fn add_noise(clean: &[f32], sigma255: f64, rng: &mut StdRng) -> Vec<f32> {
+    let normal = Normal::new(0.0f32, (sigma255 / 255.0) as f32).expect("σ is validated positive");
+    clean.iter().map(|&v| v + normal.sample(rng)).collect()
+}
+
+/// One fixed noisy copy of each image, drawn from `seed`.
+pub fn noisy_set(images: &[Gray], sigma255: f64, seed: u64) -> Vec<Vec<f32>> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    images
+        .iter()
+        .map(|g| add_noise(&g.pixels, sigma255, &mut rng))
+        .collect()
+}
+
+/// Seeds of the fixed noise draws: one stream per set, so the test noise does
+/// not depend on the size of the other sets.
+fn eval_seed(base: u64, set: &str) -> u64 {
+    match set {
+        "train" => base,
+        "val" => base.wrapping_add(1),
+        _ => base.wrapping_add(2),
+    }
+}
+
+/// Applies symmetry `t` (0–7) of the square to a `size`×`size` tile.
+pub fn dihedral(tile: &[f32], size: usize, t: u8) -> Vec<f32> {
+    let mut out = vec![0.0; tile.len()];
+    for y in 0..size {
+        for x in 0..size {
+            let (mut sx, mut sy) = (x, y);
+            if t & 1 == 1 {
+                sx = size - 1 - sx;
+            }
+            if t & 2 == 2 {
+                sy = size - 1 - sy;
+            }
+            if t & 4 == 4 {
+                std::mem::swap(&mut sx, &mut sy);
+            }
+            out[y * size + x] = tile[sy * size + sx];
+        }
+    }
+    out
+}
+
+/// Denoises images in batches with the inference (non-autodiff) model.
+pub fn denoise_all(
+    model: &UnshuffleCnn,
+    noisy: &[Vec<f32>],
+    size: usize,
+    device: &Device,
+) -> Vec<Vec<f32>> {
+    const BATCH: usize = 32;
+    let mut out = Vec::with_capacity(noisy.len());
+    for chunk in noisy.chunks(BATCH) {
+        let flat: Vec<f32> = chunk.iter().flatten().copied().collect();
+        let x = Tensor::<4>::from_data(TensorData::new(flat, [chunk.len(), 1, size, size]), device);
+        let y: Vec<f32> = model
+            .forward(x)
+            .into_data()
+            .try_to_vec::<f32>()
+            .expect("float tensor");
+        out.extend(y.chunks(size * size).map(<[f32]>::to_vec));
+    }
+    out
+}
+
+/// The task-1 side of the training loop.
+struct DenoiseTrainer<'a> {
+    spec: &'a DenoiseSpec,
+    model: Option<UnshuffleCnn>,
+    optim: ModuleOptimizer,
+    device: Device,
+    rng: StdRng,
+    train: &'a [Gray],
+    eval_sets: Vec<EvalSet<'a>>,
+}
+
+/// A fixed noisy copy of a set, evaluated after every epoch.
+struct EvalSet<'a> {
+    name: &'static str,
+    clean: &'a [Gray],
+    noisy: Vec<Vec<f32>>,
+}
+
+impl DenoiseTrainer<'_> {
+    /// A batch of augmented crops: `(noisy, clean)`, each `[B, 1, crop, crop]`.
+    fn batch(&mut self) -> (Tensor<4>, Tensor<4>) {
+        let (b, c, size) = (
+            self.spec.train.batch_size,
+            self.spec.train.crop,
+            self.spec.data.image_size,
+        );
+        let mut clean = Vec::with_capacity(b * c * c);
+        for _ in 0..b {
+            let img = &self.train[self.rng.random_range(0..self.train.len())];
+            let (x0, y0) = (
+                self.rng.random_range(0..=size - c),
+                self.rng.random_range(0..=size - c),
+            );
+            let mut tile = Vec::with_capacity(c * c);
+            for y in y0..y0 + c {
+                tile.extend_from_slice(&img.pixels[y * size + x0..y * size + x0 + c]);
+            }
+            let t = if self.spec.train.augment {
+                self.rng.random_range(0..8u8)
+            } else {
+                0
+            };
+            clean.extend(dihedral(&tile, c, t));
+        }
+        let noisy = add_noise(&clean, self.spec.noise.sigma, &mut self.rng);
+        let shape = [b, 1, c, c];
+        (
+            Tensor::from_data(TensorData::new(noisy, shape), &self.device),
+            Tensor::from_data(TensorData::new(clean, shape), &self.device),
+        )
+    }
+}
+
+impl Trainer for DenoiseTrainer<'_> {
+    fn metric_names(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        for set in &self.eval_sets {
+            for m in ["mse", "psnr", "ssim"] {
+                names.push(format!("{}_{m}", set.name));
+            }
+        }
+        names
+    }
+
+    fn step(&mut self, progress: f64) -> Result<f64> {
+        let (noisy, clean) = self.batch();
+        let model = self.model.take().expect("model present between steps");
+        let loss = (model.forward(noisy) - clean).powf_scalar(2.0).mean();
+        let value = loss.clone().into_scalar::<f64>();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let lr = cosine_lr(self.spec.train.lr, self.spec.train.lr_final, progress);
+        self.model = Some(self.optim.step(lr, model, grads));
+        Ok(value)
+    }
+
+    fn evaluate(&mut self) -> Result<Vec<f64>> {
+        let model = self.model.as_ref().expect("model present").valid();
+        let size = self.spec.data.image_size;
+        let device = self.device.clone().inner();
+        let mut out = Vec::new();
+        for set in &self.eval_sets {
+            let denoised = denoise_all(&model, &set.noisy, size, &device);
+            let loss = set
+                .clean
+                .iter()
+                .zip(&denoised)
+                .map(|(c, d)| crate::metrics::mse(&c.pixels, d))
+                .sum::<f64>()
+                / set.clean.len() as f64;
+            let pairs: Vec<(&[f32], &[f32])> = set
+                .clean
+                .iter()
+                .zip(&denoised)
+                .map(|(c, d)| (c.pixels.as_slice(), d.as_slice()))
+                .collect();
+            let q = quality(&pairs, size);
+            out.extend([loss, q.psnr, q.ssim]);
+        }
+        Ok(out)
+    }
+}
+
+/// Noisy-input and output quality of one set.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SetQuality {
+    pub images: usize,
+    pub noisy: Quality,
+    pub denoised: Quality,
+}
+
+/// Quality at one test noise level (B2).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RobustnessPoint {
+    pub sigma: f64,
+    pub noisy_psnr: f64,
+    pub denoised_psnr: f64,
+    pub denoised_ssim: f64,
+}
+
+/// Scores of one test image.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImageScore {
+    pub name: String,
+    pub noisy_psnr: f64,
+    pub denoised_psnr: f64,
+    pub denoised_ssim: f64,
+}
+
+/// Final numbers of a denoising run (`summary.json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DenoiseSummary {
+    pub sigma: f64,
+    pub parameters: usize,
+    pub macs_per_image: u64,
+    pub fit: FitOutcome,
+    pub train: SetQuality,
+    pub val: SetQuality,
+    pub test: SetQuality,
+    pub robustness: Vec<RobustnessPoint>,
+    pub test_images: Vec<ImageScore>,
+    /// Test-set inference speed of the trained model, images per second.
+    pub inference_images_per_s: f64,
+    /// File names of the `.npy` arrays in the run folder (B8).
+    pub arrays: Vec<String>,
+}
+
+/// Trains and evaluates one denoising experiment inside `run`.
+pub fn execute(
+    spec: &DenoiseSpec,
+    run: &Run,
+    store: &DataStore,
+    device: &Device,
+) -> Result<DenoiseSummary> {
+    let d = &spec.data;
+    let splits = bsd::load_splits(
+        store,
+        d.train_images,
+        d.val_images,
+        d.test_images,
+        d.image_size,
+        d.split_seed,
+    )?;
+    let sigma = spec.noise.sigma;
+    let train_device = device.clone().autodiff();
+    train_device.seed(spec.seed);
+    let model = UnshuffleCnn::new(&spec.model, &train_device);
+    let parameters = model.num_params();
+    let eval_sets = vec![
+        EvalSet {
+            name: "train",
+            clean: &splits.train,
+            noisy: noisy_set(
+                &splits.train,
+                sigma,
+                eval_seed(spec.noise.eval_seed, "train"),
+            ),
+        },
+        EvalSet {
+            name: "val",
+            clean: &splits.val,
+            noisy: noisy_set(&splits.val, sigma, eval_seed(spec.noise.eval_seed, "val")),
+        },
+        EvalSet {
+            name: "test",
+            clean: &splits.test,
+            noisy: noisy_set(&splits.test, sigma, eval_seed(spec.noise.eval_seed, "test")),
+        },
+    ];
+    let mut trainer = DenoiseTrainer {
+        spec,
+        model: Some(model),
+        optim: AdamConfig::new().with_epsilon(1e-8).init(),
+        device: train_device,
+        rng: StdRng::seed_from_u64(spec.seed),
+        train: &splits.train,
+        eval_sets,
+    };
+    let t = &spec.train;
+    let fit_outcome = fit(
+        &mut trainer,
+        run,
+        t.epochs,
+        t.steps_per_epoch,
+        t.time_budget_s,
+    )?;
+    let model = trainer.model.take().expect("model present").valid();
+    let infer_device = device.clone();
+    model
+        .clone()
+        .save_file(run.path("model.bpk"))
+        .map_err(|e| anyhow::anyhow!("cannot save the weights: {e:?}"))?;
+
+    let size = d.image_size;
+    let mut sets = trainer.eval_sets.into_iter();
+    let (train_set, val_set, test_set) = (
+        sets.next().expect("train"),
+        sets.next().expect("val"),
+        sets.next().expect("test"),
+    );
+    let score = |set: &EvalSet, denoised: &[Vec<f32>]| -> SetQuality {
+        let noisy: Vec<(&[f32], &[f32])> = set
+            .clean
+            .iter()
+            .zip(&set.noisy)
+            .map(|(c, n)| (c.pixels.as_slice(), n.as_slice()))
+            .collect();
+        let out: Vec<(&[f32], &[f32])> = set
+            .clean
+            .iter()
+            .zip(denoised)
+            .map(|(c, n)| (c.pixels.as_slice(), n.as_slice()))
+            .collect();
+        SetQuality {
+            images: set.clean.len(),
+            noisy: quality(&noisy, size),
+            denoised: quality(&out, size),
+        }
+    };
+    let train_out = denoise_all(&model, &train_set.noisy, size, &infer_device);
+    let val_out = denoise_all(&model, &val_set.noisy, size, &infer_device);
+    let started = Instant::now();
+    let test_out = denoise_all(&model, &test_set.noisy, size, &infer_device);
+    let inference_images_per_s = test_set.noisy.len() as f64 / started.elapsed().as_secs_f64();
+
+    let test_images = test_set
+        .clean
+        .iter()
+        .zip(&test_set.noisy)
+        .zip(&test_out)
+        .map(|((c, n), o)| ImageScore {
+            name: c.name.clone(),
+            noisy_psnr: psnr(&c.pixels, &clip01(n)),
+            denoised_psnr: psnr(&c.pixels, &clip01(o)),
+            denoised_ssim: ssim(&c.pixels, &clip01(o), size),
+        })
+        .collect();
+    let robustness = spec
+        .eval
+        .robustness_sigmas
+        .iter()
+        .map(|&s| {
+            let noisy = noisy_set(
+                test_set.clean,
+                s,
+                eval_seed(spec.noise.eval_seed, "test").wrapping_add(s.to_bits()),
+            );
+            let out = denoise_all(&model, &noisy, size, &infer_device);
+            let pairs_in: Vec<(&[f32], &[f32])> = test_set
+                .clean
+                .iter()
+                .zip(&noisy)
+                .map(|(c, n)| (c.pixels.as_slice(), n.as_slice()))
+                .collect();
+            let pairs_out: Vec<(&[f32], &[f32])> = test_set
+                .clean
+                .iter()
+                .zip(&out)
+                .map(|(c, n)| (c.pixels.as_slice(), n.as_slice()))
+                .collect();
+            let (qi, qo) = (quality(&pairs_in, size), quality(&pairs_out, size));
+            RobustnessPoint {
+                sigma: s,
+                noisy_psnr: qi.psnr,
+                denoised_psnr: qo.psnr,
+                denoised_ssim: qo.ssim,
+            }
+        })
+        .collect();
+
+    let arrays = write_arrays(run, &test_set, &test_out, size)?;
+    write_examples(run, "examples_train.png", &train_set, &train_out, size)?;
+    write_examples(run, "examples_test.png", &test_set, &test_out, size)?;
+    write_sigma_gallery(run, &test_set.clean[0], spec.noise.eval_seed, size)?;
+
+    let summary = DenoiseSummary {
+        sigma,
+        parameters,
+        macs_per_image: UnshuffleCnn::macs_per_image(&spec.model, size),
+        fit: fit_outcome,
+        train: score(&train_set, &train_out),
+        val: score(&val_set, &val_out),
+        test: score(&test_set, &test_out),
+        robustness,
+        test_images,
+        inference_images_per_s,
+        arrays,
+    };
+    run.write_json("summary.json", &summary)?;
+    Ok(summary)
+}
+
+/// Writes the test set as float32 `.npy` arrays, N×size×size (B8): the clean
+/// images, exactly the noisy inputs the model saw (unclipped), and the raw
+/// model outputs (unclipped; clip to [0, 1] before scoring).
+fn write_arrays(run: &Run, set: &EvalSet, out: &[Vec<f32>], size: usize) -> Result<Vec<String>> {
+    let shape = [set.clean.len(), size, size];
+    let clean: Vec<f32> = set
+        .clean
+        .iter()
+        .flat_map(|g| g.pixels.iter().copied())
+        .collect();
+    let noisy: Vec<f32> = set.noisy.iter().flatten().copied().collect();
+    let denoised: Vec<f32> = out.iter().flatten().copied().collect();
+    let mut names = Vec::new();
+    for (name, data) in [
+        ("test_clean.npy", clean),
+        ("test_noisy.npy", noisy),
+        ("test_denoised.npy", denoised),
+    ] {
+        save_npy(&run.path(name), &data, &shape)?;
+        names.push(name.to_string());
+    }
+    Ok(names)
+}
+
+/// Rows of clean | noisy | denoised for the first images of a set.
+fn write_examples(
+    run: &Run,
+    file: &str,
+    set: &EvalSet,
+    out: &[Vec<f32>],
+    size: usize,
+) -> Result<()> {
+    let rows: Vec<Vec<&[f32]>> = (0..set.clean.len().min(4))
+        .map(|i| {
+            vec![
+                set.clean[i].pixels.as_slice(),
+                set.noisy[i].as_slice(),
+                out[i].as_slice(),
+            ]
+        })
+        .collect();
+    save_gray_grid(&run.path(file), &rows, size)
+}
+
+/// One test image at increasing noise levels, to justify the chosen σ (T1.4).
+fn write_sigma_gallery(run: &Run, image: &Gray, seed: u64, size: usize) -> Result<()> {
+    let levels = [0.0, 10.0, 25.0, 50.0, 75.0];
+    let tiles: Vec<Vec<f32>> = levels
+        .iter()
+        .map(|&s| {
+            if s == 0.0 {
+                image.pixels.clone()
+            } else {
+                add_noise(&image.pixels, s, &mut StdRng::seed_from_u64(seed))
+            }
+        })
+        .collect();
+    let row: Vec<&[f32]> = tiles.iter().map(Vec::as_slice).collect();
+    save_gray_grid(&run.path("sigma_gallery.png"), &[row], size)
+}
