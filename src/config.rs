@@ -208,7 +208,9 @@ pub struct OrderingSpec {
 pub struct OrderingData {
     /// Training images drawn uniformly from CIFAR-10 training images (100 in the brief).
     pub train_images: usize,
-    /// Held-out CIFAR-10 images never used in training (generalisation check).
+    /// Validation images, for tuning (never trained on).
+    pub val_images: usize,
+    /// Held-out CIFAR-10 images never used in training or tuning (generalisation check).
     pub heldout_images: usize,
     /// Seed of the uniform draw.
     pub split_seed: u64,
@@ -248,8 +250,13 @@ fn one() -> f64 {
 pub struct OrderingTrain {
     pub epochs: usize,
     pub steps_per_epoch: usize,
-    /// Pairs per step.
+    /// Cases per step (ignored with `all_pairs`).
     pub batch_size: usize,
+    /// Every step uses every training case at once (structured agents only):
+    /// each image is scored once and the loss covers all n·(n−1) ordered
+    /// pairs in both orders, so no pair is left rarely seen.
+    #[serde(default)]
+    pub all_pairs: bool,
     /// Peak learning rate of Adam.
     pub lr: f64,
     /// Final learning rate reached by the cosine schedule.
@@ -676,11 +683,12 @@ impl Validate for OrderingSpec {
             "be at least 2 (a pair)",
             d.heldout_images,
         );
+        c.check(d.val_images >= 2, "data.val_images", "be at least 2 (a pair)", d.val_images);
         c.check(
-            d.train_images + d.heldout_images <= CIFAR_TRAIN_RECORDS,
-            "data.train_images + data.heldout_images",
+            d.train_images + d.val_images + d.heldout_images <= CIFAR_TRAIN_RECORDS,
+            "data.train_images + data.val_images + data.heldout_images",
             "be at most 4000 (the CIFAR-10 training images available)",
-            d.train_images + d.heldout_images,
+            d.train_images + d.val_images + d.heldout_images,
         );
         let m = &self.model;
         c.check(

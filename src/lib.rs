@@ -7,6 +7,7 @@
 //! (run folders) → `report` (tables, plots, Markdown and PDF).
 
 pub mod backend;
+pub mod bench;
 pub mod config;
 pub mod data;
 pub mod images;

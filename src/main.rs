@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use exprun::config::{self, Backend};
 use exprun::data::DataStore;
 use exprun::runs::{self, Status};
-use exprun::{report, tasks};
+use exprun::{bench, report, tasks};
 
 #[derive(Parser)]
 #[command(
@@ -56,6 +56,18 @@ enum Command {
     },
     /// Fetch the datasets into data/ (from DATA_MIRROR, ../shared/data, or upstream) and verify them.
     Data,
+    /// Measure training steps/s and inference images/s of the models in the given experiments.
+    Bench {
+        /// Experiment files whose models to measure.
+        #[arg(default_values = ["experiments/denoise.toml", "experiments/ordering.toml"])]
+        files: Vec<PathBuf>,
+        /// Backend to measure (default: each file's own).
+        #[arg(long, value_enum)]
+        backend: Option<BackendArg>,
+        /// Seconds of timing per measurement, after warm-up.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -101,6 +113,7 @@ fn dispatch(command: Command) -> Result<()> {
             }
             Ok(())
         }
+        Command::Bench { files, backend, seconds } => bench(&files, backend.map(Backend::from), seconds),
         Command::Data => {
             let store = DataStore::from_env();
             store.ensure_all()?;
@@ -177,6 +190,30 @@ fn run(
     }
     if failures > 0 {
         bail!("{failures} run(s) failed");
+    }
+    Ok(())
+}
+
+fn bench(files: &[PathBuf], backend: Option<Backend>, seconds: f64) -> Result<()> {
+    println!("| model | backend | training batch | train steps/s | inference images/s |");
+    println!("|---|---|---|---|---|");
+    for file in files {
+        for plan in config::load_file(file)? {
+            let b = backend.unwrap_or(plan.experiment.backend());
+            let device = exprun::backend::device(b)?;
+            let t = match &plan.experiment {
+                config::Experiment::Denoise(s) => bench::denoise(s, &device, seconds)?,
+                config::Experiment::Ordering(s) => bench::ordering(s, &device, seconds)?,
+            };
+            println!(
+                "| {} | {} | {} | {:.2} | {:.0} |",
+                t.model,
+                format!("{b:?}").to_lowercase(),
+                t.train_batch,
+                t.train_steps_per_s,
+                t.inference_images_per_s
+            );
+        }
     }
     Ok(())
 }

@@ -147,7 +147,7 @@ impl Run {
                 Ok(()) => break,
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 1000 => {
                     n += 1;
-                    dir = runs_root.join(format!("{stamp}_{}_{n}", experiment.name()));
+                    dir = runs_root.join(format!("{stamp}-{n}_{}", experiment.name()));
                 }
                 Err(e) => {
                     bail!(

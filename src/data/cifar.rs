@@ -43,10 +43,13 @@ impl ColorImage {
     }
 }
 
-/// Training images and held-out images, disjoint.
+/// Training, validation and held-out images, disjoint.
 #[derive(Debug, Clone)]
 pub struct ImageSplits {
     pub train: Vec<ColorImage>,
+    /// For tuning: never trained on, never reported as a result.
+    pub val: Vec<ColorImage>,
+    /// For the generalisation result only: never trained or tuned on.
     pub heldout: Vec<ColorImage>,
 }
 
@@ -110,10 +113,11 @@ fn fetch_upstream(store: &DataStore) -> Result<()> {
     bail!("the CIFAR-10 archive has no data_batch_1.bin")
 }
 
-/// Loads the seeded uniform draw of training and held-out images.
+/// Loads the seeded uniform draw of training, validation and held-out images.
 pub fn load_splits(
     store: &DataStore,
     train: usize,
+    val: usize,
     heldout: usize,
     seed: u64,
 ) -> Result<ImageSplits> {
@@ -122,11 +126,9 @@ pub fn load_splits(
     let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut order: Vec<usize> = (0..CIFAR_TRAIN_RECORDS).collect();
     order.shuffle(&mut StdRng::seed_from_u64(seed));
-    if train + heldout > order.len() {
+    if train + val + heldout > order.len() {
         bail!(
-            "{} training plus {} held-out images exceed the {} available",
-            train,
-            heldout,
+            "{train} training, {val} validation and {heldout} held-out images exceed the {} available",
             order.len()
         );
     }
@@ -140,6 +142,7 @@ pub fn load_splits(
     };
     Ok(ImageSplits {
         train: take(&order[..train]),
-        heldout: take(&order[train..train + heldout]),
+        val: take(&order[train..train + val]),
+        heldout: take(&order[train + val..train + val + heldout]),
     })
 }

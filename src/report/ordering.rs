@@ -80,9 +80,9 @@ pub fn section(c: &Catalogue, out: &Path) -> Result<Vec<Block>> {
 
     b.push(Block::Heading(2, "Data, architecture and training".into()));
     b.push(Block::Para(format!(
-        "{} images are drawn uniformly at random (seed {}) from CIFAR-10 training images, without looking at labels or classes; {} further images from the same pool, never used in training, test whether the protocol generalises to new pairs. \
+        "{} images are drawn uniformly at random (seed {}) from CIFAR-10 training images, without looking at labels or classes. From the same draw, {} further images form a validation set (used only to choose hyperparameters) and {} others a held-out set, never used in training or tuning, that tests whether the protocol generalises to new pairs. \
          S sees a pair stacked in the channel axis (6×32×32: the top image in channels 0–2, the bottom image in 3–5); R sees the same two images stacked in a random order, and the bit.",
-        d.train_images, d.split_seed, d.heldout_images
+        d.train_images, d.split_seed, d.val_images, d.heldout_images
     )));
     run.copy_artifact("examples_train.png", out, "ordering_examples_train.png")?;
     b.push(Block::Figure {
@@ -93,7 +93,7 @@ pub fn section(c: &Catalogue, out: &Path) -> Result<Vec<Block>> {
     });
     b.push(Block::Para(format!(
         "Architecture \"{}\": each agent's image network is two 3×3 convolutions of stride 2 with {} channels and ReLU, a global average and a linear layer to one number: {} parameters for S and {} for R. \
-         Both agents are trained jointly by Adam on R's binary cross-entropy, with the {} estimator for the bit, learning rate {} decayed by a cosine schedule to {}, {} epochs of {} steps, {} random cases per step (a case is an ordered pair and the order shown to R). Training took {:.0} s.",
+         Both agents are trained jointly by Adam on R's binary cross-entropy, with the {} estimator for the bit, learning rate {} decayed by a cosine schedule to {}, {} epochs of {} steps; {} (a case is an ordered pair and the order shown to R). Training took {:.0} s.",
         s.arch,
         spec.model.channels,
         s.parameters_sender,
@@ -103,7 +103,15 @@ pub fn section(c: &Catalogue, out: &Path) -> Result<Vec<Block>> {
         t.lr_final,
         s.fit.epochs_done,
         t.steps_per_epoch,
-        t.batch_size,
+        if t.all_pairs {
+            format!(
+                "every step uses all {} training cases at once: S's logit for [A; B] is f_S(A) − f_S(B), so one scoring pass over the {} images gives every pair's logit, and no pair is left rarely seen",
+                d.train_images * (d.train_images - 1) * 2,
+                d.train_images
+            )
+        } else {
+            format!("each step uses {} random cases", t.batch_size)
+        },
         s.fit.train_seconds
     )));
 
@@ -159,7 +167,7 @@ pub fn section(c: &Catalogue, out: &Path) -> Result<Vec<Block>> {
     )?;
     b.push(Block::Figure {
         path: "ordering_error.svg".into(),
-        caption: "R's error rate (%) with hard bits after each epoch, on all training cases and on held-out pairs.".into(),
+        caption: "R's error rate (%) with hard bits after each epoch: all training cases, and pairs of validation and held-out images.".into(),
         width: 0.8,
         pixelated: false,
     });

@@ -279,8 +279,10 @@ struct OrderingTrainer<'a> {
     optim: ModuleOptimizer,
     rng: StdRng,
     train_images: Tensor<4>,
+    val_images: Tensor<4>,
     heldout_images: Tensor<4>,
     n_train: usize,
+    n_val: usize,
     n_heldout: usize,
     /// Running mean of the reward, the REINFORCE baseline.
     baseline: f64,
@@ -294,7 +296,8 @@ pub struct Agents {
 }
 
 impl OrderingTrainer<'_> {
-    fn loss(&mut self, sender: &Sender, receiver: &Receiver, cases: &Cases) -> Tensor<1> {
+    /// Returns the per-case loss to minimise and R's mean cross-entropy on the batch.
+    fn loss(&mut self, sender: &Sender, receiver: &Receiver, cases: &Cases) -> (Tensor<1>, f64) {
         let device = self.train_images.device();
         let b = cases.len();
         let s_logit = sender.forward(stacks(&self.train_images, &cases.first, &cases.second));
@@ -321,32 +324,84 @@ impl OrderingTrainer<'_> {
             // Reward: R's log-likelihood of the right answer (a constant for S).
             let reward = -r_loss.clone().detach();
             let mean_reward = reward.clone().mean().into_scalar::<f64>();
+            let bce = -mean_reward;
             let advantage = reward - self.baseline;
             self.baseline = 0.9 * self.baseline + 0.1 * mean_reward;
             let log_pi =
                 m.clone() * log_sigmoid(s_logit.clone()) + (-m + 1.0) * log_sigmoid(-s_logit);
-            r_loss - advantage * log_pi
+            (r_loss - advantage * log_pi, bce)
         } else {
             let soft = sigmoid(s_logit.clone() / self.spec.channel.temperature);
             let hard = s_logit.greater_elem(0.0).float();
             let m = soft.clone() + (hard - soft.detach());
-            bce_with_logits(receiver.forward(r_stack, m), target)
+            let r_loss = bce_with_logits(receiver.forward(r_stack, m), target);
+            let bce = r_loss.clone().mean().into_scalar::<f64>();
+            (r_loss, bce)
         }
+    }
+}
+
+impl OrderingTrainer<'_> {
+    /// The loss over every training case at once, for structured agents.
+    ///
+    /// S's logit for the ordered pair (i, j) is f_S(i) − f_S(j), so one
+    /// forward pass over the n images gives the n×n matrix of all logits. For
+    /// the pair (i, j) with bit m, R shown (i, j) has logit x = (2m − 1)·(f_R(i) − f_R(j))
+    /// and target 1; shown (j, i) it has logit −x and target 0: the same
+    /// cross-entropy. So the mean loss over all n·(n−1)·2 cases is the mean of
+    /// −log σ(x) over the off-diagonal entries.
+    /// Returns the loss to minimise and R's mean cross-entropy (the logged training loss).
+    fn all_pairs_loss(&mut self, sender: &Sender, receiver: &Receiver) -> (Tensor<1>, f64) {
+        let n = self.n_train;
+        let device = self.train_images.device();
+        let fs = sender.score(self.train_images.clone()).expect("validated: structured sender");
+        let fr = receiver.score(self.train_images.clone()).expect("validated: structured receiver");
+        let ds = fs.clone().reshape([n, 1]) - fs.reshape([1, n]);
+        let dr = fr.clone().reshape([n, 1]) - fr.reshape([1, n]);
+        let m = if self.spec.channel.estimator == "reinforce" {
+            let p: Vec<f32> = sigmoid(ds.clone()).into_data().try_to_vec::<f32>().expect("float");
+            let sampled: Vec<f32> = p.iter().map(|&p| if self.rng.random::<f32>() < p { 1.0 } else { 0.0 }).collect();
+            Tensor::<2>::from_data(TensorData::new(sampled, [n, n]), &device)
+        } else {
+            let soft = sigmoid(ds.clone() / self.spec.channel.temperature);
+            let hard = ds.clone().greater_elem(0.0).float();
+            soft.clone() + (hard - soft.detach())
+        };
+        let x = (m.clone() * 2.0 - 1.0) * dr;
+        let off_diagonal: Vec<f32> = (0..n * n).map(|k| if k / n == k % n { 0.0 } else { 1.0 }).collect();
+        let mask = Tensor::<2>::from_data(TensorData::new(off_diagonal, [n, n]), &device);
+        let per_case = -log_sigmoid(x) * mask.clone();
+        let cases = (n * (n - 1)) as f64;
+        let bce = per_case.clone().sum().into_scalar::<f64>() / cases;
+        let mut loss = per_case.clone();
+        if self.spec.channel.estimator == "reinforce" {
+            let reward = -per_case.detach();
+            let mean_reward = -bce;
+            let advantage = reward - self.baseline;
+            self.baseline = 0.9 * self.baseline + 0.1 * mean_reward;
+            let log_pi = m.clone() * log_sigmoid(ds.clone()) + (-m + 1.0) * log_sigmoid(-ds);
+            loss = loss - advantage * log_pi * mask;
+        }
+        (loss.sum().reshape([1]) / cases, bce)
     }
 }
 
 impl Trainer for OrderingTrainer<'_> {
     fn metric_names(&self) -> Vec<String> {
-        ["train_error", "heldout_error", "heldout_loss"]
+        ["train_error", "val_error", "heldout_error", "heldout_loss"]
             .map(String::from)
             .to_vec()
     }
 
     fn step(&mut self, progress: f64) -> Result<f64> {
-        let cases = Cases::sample(self.n_train, self.spec.train.batch_size, &mut self.rng);
         let (sender, receiver) = self.agents.take().expect("agents present between steps");
-        let loss = self.loss(&sender, &receiver, &cases).mean();
-        let value = loss.clone().into_scalar::<f64>();
+        let (loss, value) = if self.spec.train.all_pairs {
+            self.all_pairs_loss(&sender, &receiver)
+        } else {
+            let cases = Cases::sample(self.n_train, self.spec.train.batch_size, &mut self.rng);
+            let (per_case, bce) = self.loss(&sender, &receiver, &cases);
+            (per_case.mean(), bce)
+        };
         let agents = Agents { sender, receiver };
         let grads = GradientsParams::from_grads(loss.backward(), &agents);
         let lr = cosine_lr(self.spec.train.lr, self.spec.train.lr_final, progress);
@@ -360,6 +415,9 @@ impl Trainer for OrderingTrainer<'_> {
         let (s, r) = (s.valid(), r.valid());
         let train = self.train_images.clone().inner();
         let heldout = self.heldout_images.clone().inner();
+        let val = self.val_images.clone().inner();
+        let (val_cases, _) = heldout_cases(self.n_val, s.is_structured(), 5_000, self.spec.seed ^ 1);
+        let val_error = play(&s, &r, &val, &val_cases, None).error_rate(&val_cases);
         let all = Cases::exhaustive(self.n_train);
         let train_error = play(&s, &r, &train, &all, None).error_rate(&all);
         let (sample, _) = heldout_cases(self.n_heldout, s.is_structured(), 5_000, self.spec.seed);
@@ -374,7 +432,7 @@ impl Trainer for OrderingTrainer<'_> {
             })
             .sum::<f64>()
             / sample.len() as f64;
-        Ok(vec![train_error, d.error_rate(&sample), heldout_loss])
+        Ok(vec![train_error, val_error, d.error_rate(&sample), heldout_loss])
     }
 }
 
@@ -438,7 +496,7 @@ pub fn execute(
     device: &Device,
 ) -> Result<OrderingSummary> {
     let d = &spec.data;
-    let splits = cifar::load_splits(store, d.train_images, d.heldout_images, d.split_seed)?;
+    let splits = cifar::load_splits(store, d.train_images, d.val_images, d.heldout_images, d.split_seed)?;
     let train_device = device.clone().autodiff();
     train_device.seed(spec.seed);
     let sender = Sender::new(&spec.model, &train_device);
@@ -450,8 +508,10 @@ pub fn execute(
         optim: AdamConfig::new().with_epsilon(1e-8).init(),
         rng: StdRng::seed_from_u64(spec.seed),
         train_images: image_tensor(&splits.train, &train_device),
+        val_images: image_tensor(&splits.val, &train_device),
         heldout_images: image_tensor(&splits.heldout, &train_device),
         n_train: splits.train.len(),
+        n_val: splits.val.len(),
         n_heldout: splits.heldout.len(),
         baseline: 0.0,
     };

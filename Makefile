@@ -1,0 +1,47 @@
+# Entry points of the experiment runner. `make all` reproduces every result
+# and the report; `make test` runs the test suite.
+CARGO ?= cargo
+FEATURES ?=
+BIN := target/release/exprun
+EXPRUN := $(BIN)
+
+.PHONY: all build data denoise ordering ablations report test lint fmt bench
+
+all: denoise ordering ablations report
+
+build:
+	$(CARGO) build --release --locked $(if $(FEATURES),--features $(FEATURES))
+
+$(BIN): build
+
+data: build
+	$(EXPRUN) data
+
+# Task 1 reference experiment.
+denoise: build
+	$(EXPRUN) run experiments/denoise.toml
+
+# Task 2 reference experiment.
+ordering: build
+	$(EXPRUN) run experiments/ordering.toml
+
+# Task 2 ablations (randomised bit, generic architecture, REINFORCE).
+ablations: build
+	$(EXPRUN) run experiments/ablations/*.toml
+
+report: build
+	$(EXPRUN) report
+
+test:
+	$(CARGO) test --release --locked
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --release --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+# Training and inference throughput of the reference models (release build).
+bench: build
+	$(EXPRUN) bench

@@ -1,0 +1,119 @@
+//! Throughput of the reference models: training steps per second and
+//! inference images per second, on the backend the runner would use.
+//!
+//! The steps are the same operations the tasks run (forward, backward, Adam
+//! update), on random inputs of the reference shapes, after a warm-up.
+
+use std::time::Instant;
+
+use anyhow::Result;
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use burn::tensor::activation::log_sigmoid;
+use serde::Serialize;
+
+use crate::config::{DenoiseSpec, OrderingSpec};
+use crate::models::agents::{Receiver, Sender};
+use crate::models::denoiser::UnshuffleCnn;
+
+/// One line of the benchmark table.
+#[derive(Debug, Clone, Serialize)]
+pub struct Throughput {
+    pub model: String,
+    pub train_steps_per_s: f64,
+    pub train_batch: String,
+    pub inference_images_per_s: f64,
+}
+
+/// Repeats `f` after two warm-up calls until `seconds` have passed (at least 3 times); calls per second.
+fn rate(seconds: f64, mut f: impl FnMut()) -> f64 {
+    f();
+    f();
+    let start = Instant::now();
+    let mut n = 0;
+    while n < 3 || start.elapsed().as_secs_f64() < seconds {
+        f();
+        n += 1;
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Training and inference speed of the reference denoiser.
+pub fn denoise(spec: &DenoiseSpec, device: &Device, seconds: f64) -> Result<Throughput> {
+    let ad = device.clone().autodiff();
+    ad.seed(0);
+    let (b, c, size) = (spec.train.batch_size, spec.train.crop, spec.data.image_size);
+    let mut model = Some(UnshuffleCnn::new(&spec.model, &ad));
+    let mut optim = AdamConfig::new().init();
+    let noisy = Tensor::<4>::random([b, 1, c, c], Distribution::Uniform(0.0, 1.0), &ad);
+    let clean = Tensor::<4>::random([b, 1, c, c], Distribution::Uniform(0.0, 1.0), &ad);
+    let steps = rate(seconds, || {
+        let m = model.take().expect("model");
+        let loss = (m.forward(noisy.clone()) - clean.clone()).powf_scalar(2.0).mean();
+        let _ = loss.clone().into_scalar::<f64>();
+        let grads = GradientsParams::from_grads(loss.backward(), &m);
+        model = Some(optim.step(1e-3, m, grads));
+    });
+    let valid = model.expect("model").valid();
+    let batch = 32;
+    let images = Tensor::<4>::random([batch, 1, size, size], Distribution::Uniform(0.0, 1.0), device);
+    let infer = rate(seconds, || {
+        let _ = valid.forward(images.clone()).into_data();
+    });
+    Ok(Throughput {
+        model: format!("denoiser {}×{} (depth {}, width {})", size, size, spec.model.depth, spec.model.features),
+        train_steps_per_s: steps,
+        train_batch: format!("{b} crops of {c}×{c}"),
+        inference_images_per_s: infer * batch as f64,
+    })
+}
+
+/// Training and inference speed of the reference ordering agents (all-pairs steps when configured).
+pub fn ordering(spec: &OrderingSpec, device: &Device, seconds: f64) -> Result<Throughput> {
+    let ad = device.clone().autodiff();
+    ad.seed(0);
+    let n = spec.data.train_images;
+    let mut agents = Some((Sender::new(&spec.model, &ad), Receiver::new(&spec.model, &ad)));
+    let mut optim = AdamConfig::new().init();
+    let images = Tensor::<4>::random([n, 3, 32, 32], Distribution::Uniform(0.0, 1.0), &ad);
+    let structured = spec.model.arch == "score";
+    let steps = rate(seconds, || {
+        let (s, r) = agents.take().expect("agents");
+        let loss = if structured {
+            let fs = s.score(images.clone()).expect("structured");
+            let fr = r.score(images.clone()).expect("structured");
+            let ds = fs.clone().reshape([n, 1]) - fs.reshape([1, n]);
+            let dr = fr.clone().reshape([n, 1]) - fr.reshape([1, n]);
+            let hard = ds.clone().greater_elem(0.0).float();
+            let soft = burn::tensor::activation::sigmoid(ds);
+            let m = soft.clone() + (hard - soft.detach());
+            (-log_sigmoid((m * 2.0 - 1.0) * dr)).mean()
+        } else {
+            let stack = Tensor::cat(vec![images.clone(), images.clone()], 1);
+            let bit = s.forward(stack.clone()).greater_elem(0.0).float();
+            (-log_sigmoid(r.forward(stack, bit))).mean()
+        };
+        let _ = loss.clone().into_scalar::<f64>();
+        let agents_module = crate::tasks::ordering::Agents { sender: s, receiver: r };
+        let grads = GradientsParams::from_grads(loss.backward(), &agents_module);
+        let a = optim.step(1e-3, agents_module, grads);
+        agents = Some((a.sender, a.receiver));
+    });
+    let (s, _) = agents.expect("agents");
+    let s = s.valid();
+    let batch = 1000;
+    let eval_images = Tensor::<4>::random([batch, 3, 32, 32], Distribution::Uniform(0.0, 1.0), device);
+    let infer = rate(seconds, || {
+        let _ = match s.score(eval_images.clone()) {
+            Some(t) => t.into_data(),
+            None => s.forward(Tensor::cat(vec![eval_images.clone(), eval_images.clone()], 1)).into_data(),
+        };
+    });
+    Ok(Throughput {
+        model: format!("ordering agents \"{}\" ({} channels)", spec.model.arch, spec.model.channels),
+        train_steps_per_s: steps,
+        train_batch: if spec.train.all_pairs { format!("all pairs of {n} images") } else { format!("{} cases", spec.train.batch_size) },
+        inference_images_per_s: infer * batch as f64,
+    })
+}

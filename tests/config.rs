@@ -1,0 +1,123 @@
+//! Experiment files: the shipped ones parse; every kind of mistake is
+//! reported with the key and what is allowed, never a panic.
+
+use std::path::Path;
+
+use exprun::config::{Experiment, load_file, parse_str};
+
+const DENOISE: &str = include_str!("../experiments/denoise.toml");
+const ORDERING: &str = include_str!("../experiments/ordering.toml");
+
+#[test]
+fn every_shipped_experiment_parses_and_validates() {
+    let mut count = 0;
+    for dir in ["experiments", "experiments/smoke"] {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let plans = load_file(&path).unwrap_or_else(|e| panic!("{e}"));
+                assert!(!plans.is_empty());
+                count += 1;
+            }
+        }
+    }
+    assert!(count >= 4, "expected the reference and smoke experiments, found {count}");
+}
+
+#[test]
+fn reference_experiments_match_the_brief() {
+    let plans = parse_str(DENOISE).unwrap();
+    let Experiment::Denoise(d) = &plans[0].experiment else { panic!("denoise.toml is not a denoising experiment") };
+    assert_eq!(d.data.train_images, 100);
+    assert_eq!(d.data.image_size, 64);
+    let plans = parse_str(ORDERING).unwrap();
+    let Experiment::Ordering(o) = &plans[0].experiment else { panic!("ordering.toml is not an ordering experiment") };
+    assert_eq!(o.data.train_images, 100);
+}
+
+fn error_of(text: &str) -> String {
+    parse_str(text).expect_err("the text should be rejected")
+}
+
+#[test]
+fn unknown_key_is_named_with_the_allowed_keys() {
+    let e = error_of(&DENOISE.replace("crop = 48", "crop = 48\ncrops = 3"));
+    assert!(e.contains("crops"), "{e}");
+    assert!(e.contains("allowed keys"), "{e}");
+}
+
+#[test]
+fn wrong_type_is_reported() {
+    let e = error_of(&DENOISE.replace("batch_size = 16", "batch_size = \"sixteen\""));
+    assert!(e.contains("batch_size") || e.contains("invalid type"), "{e}");
+}
+
+#[test]
+fn out_of_range_values_name_the_key_and_the_rule() {
+    let e = error_of(&DENOISE.replace("sigma = 25.0", "sigma = -3.0"));
+    assert!(e.contains("noise.sigma") && e.contains("(0, 255]"), "{e}");
+    let e = error_of(&DENOISE.replace("crop = 48", "crop = 96"));
+    assert!(e.contains("train.crop"), "{e}");
+    let e = error_of(&ORDERING.replace("lr = 3e-3", "lr = 5.0"));
+    assert!(e.contains("train.lr"), "{e}");
+    let e = error_of(&DENOISE.replace("train_images = 100", "train_images = 390"));
+    assert!(e.contains("400"), "{e}");
+}
+
+#[test]
+fn missing_key_is_named() {
+    let e = error_of(&DENOISE.replace("lr_final = 2e-5", ""));
+    assert!(e.contains("lr_final"), "{e}");
+    let e = error_of(&DENOISE.replace("task = \"denoise\"", ""));
+    assert!(e.contains("task"), "{e}");
+}
+
+#[test]
+fn unknown_architecture_and_task_list_the_allowed_names() {
+    let e = error_of(&DENOISE.replace("arch = \"unshuffle_cnn\"", "arch = \"unet\""));
+    assert!(e.contains("model.arch") && e.contains("unshuffle_cnn"), "{e}");
+    let e = error_of(&ORDERING.replace("estimator = \"straight_through\"", "estimator = \"gumbel\""));
+    assert!(e.contains("reinforce"), "{e}");
+    let e = error_of(&DENOISE.replace("task = \"denoise\"", "task = \"classify\""));
+    assert!(e.contains("ordering"), "{e}");
+}
+
+#[test]
+fn empty_binary_and_broken_files_are_rejected_with_the_file_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&str, &[u8]); 3] = [("empty.toml", b""), ("binary.toml", &[0xff, 0xfe, 0x00, 0x9c]), ("broken.toml", b"name = \"x\"\n[train\n")];
+    for (name, bytes) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let e = load_file(&path).expect_err("must be rejected").to_string();
+        assert!(e.contains(name), "{e}");
+    }
+    let e = load_file(Path::new("experiments/no-such-file.toml")).expect_err("missing file").to_string();
+    assert!(e.contains("no-such-file.toml"), "{e}");
+}
+
+#[test]
+fn a_list_of_values_becomes_a_sweep() {
+    let plans = parse_str(&DENOISE.replace("sigma = 25.0", "sigma = [15.0, 25.0, 50.0]").replace("lr = 2e-3", "lr = [1e-3, 2e-3]")).unwrap();
+    assert_eq!(plans.len(), 6);
+    let sigmas: Vec<f64> = plans
+        .iter()
+        .map(|p| match &p.experiment {
+            Experiment::Denoise(d) => d.noise.sigma,
+            _ => unreachable!(),
+        })
+        .collect();
+    assert!(sigmas.contains(&15.0) && sigmas.contains(&50.0));
+    assert!(plans.iter().all(|p| p.swept.len() == 2));
+    // A bad value inside a sweep is reported with its combination.
+    let e = error_of(&DENOISE.replace("sigma = 25.0", "sigma = [25.0, 300.0]"));
+    assert!(e.contains("noise.sigma") && e.contains("sweep"), "{e}");
+}
+
+#[test]
+fn resolved_config_round_trips_through_toml() {
+    let plans = parse_str(ORDERING).unwrap();
+    let text = plans[0].experiment.to_toml();
+    let back: Experiment = toml::from_str(&text).unwrap();
+    assert_eq!(back, plans[0].experiment);
+}

@@ -1,0 +1,120 @@
+//! The whole path through the binary: smoke experiments → run folders →
+//! report, reproducibility, and clean failures on bad input.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn exprun(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_exprun")).args(args).output().expect("the binary starts")
+}
+
+fn run_folders(root: &Path) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(root).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// metrics.csv without the timing column.
+fn metrics_without_time(dir: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let t = header.iter().position(|h| *h == "elapsed_s").unwrap();
+    text.lines()
+        .map(|l| l.split(',').enumerate().filter(|(i, _)| *i != t).map(|(_, v)| v).collect::<Vec<_>>().join(","))
+        .collect()
+}
+
+#[test]
+fn smoke_runs_fill_run_folders_reproducibly_and_feed_the_report() {
+    let runs = tempfile::tempdir().unwrap();
+    let runs_arg = runs.path().to_str().unwrap();
+    for _ in 0..2 {
+        let out = exprun(&["run", "--runs", runs_arg, "experiments/smoke/denoise.toml", "experiments/smoke/ordering.toml"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(!stdout.to_lowercase().contains("loss"), "no loss values on the terminal: {stdout}");
+    }
+    let folders = run_folders(runs.path());
+    assert_eq!(folders.len(), 4, "one folder per run, none overwritten");
+    for dir in &folders {
+        let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+        assert_eq!(info["status"], "finished");
+        assert!(info["wall_s"].as_f64().unwrap() > 0.0);
+        for f in ["config.toml", "metrics.csv", "summary.json", "model.bpk"] {
+            assert!(dir.join(f).is_file(), "{} lacks {f}", dir.display());
+        }
+        let rows = std::fs::read_to_string(dir.join("metrics.csv")).unwrap().lines().count();
+        assert_eq!(rows, 3, "header and one row per epoch (2 epochs)");
+    }
+    let denoise: Vec<_> = folders.iter().filter(|d| d.to_string_lossy().ends_with("smoke-denoise")).collect();
+    assert_eq!(metrics_without_time(denoise[0]), metrics_without_time(denoise[1]), "same TOML and seed, same metrics");
+    let ordering: Vec<_> = folders.iter().filter(|d| d.to_string_lossy().ends_with("smoke-ordering")).collect();
+    assert_eq!(metrics_without_time(ordering[0]), metrics_without_time(ordering[1]));
+    for f in ["test_clean.npy", "test_noisy.npy", "test_denoised.npy", "examples_test.png", "sigma_gallery.png"] {
+        assert!(denoise[0].join(f).is_file(), "denoising run lacks {f}");
+    }
+    let cases = std::fs::read_to_string(ordering[0].join("train_cases.csv")).unwrap();
+    assert_eq!(cases.lines().count(), 1 + 10 * 9 * 2, "one row per training case");
+
+    let report = tempfile::tempdir().unwrap();
+    let out = exprun(&["report", "--runs", runs_arg, "--out", report.path().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let md = std::fs::read_to_string(report.path().join("report.md")).unwrap();
+    assert!(md.contains("Reconstruction error") && md.contains("Final error rate"), "both tasks reported");
+    let pdf = std::fs::read(report.path().join("report.pdf")).unwrap();
+    assert!(pdf.starts_with(b"%PDF") && pdf.len() > 10_000);
+    for f in ["denoise_loss.svg", "denoise_psnr.svg", "ordering_loss.svg", "denoise_examples_test.png"] {
+        assert!(report.path().join(f).is_file(), "report lacks {f}");
+    }
+}
+
+#[test]
+fn recomputed_metrics_from_the_npy_arrays_match_the_summary() {
+    let runs = tempfile::tempdir().unwrap();
+    let out = exprun(&["run", "--runs", runs.path().to_str().unwrap(), "experiments/smoke/denoise.toml"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let dir = &run_folders(runs.path())[0];
+    let (shape, clean) = exprun::images::load_npy(&dir.join("test_clean.npy")).unwrap();
+    let (_, denoised) = exprun::images::load_npy(&dir.join("test_denoised.npy")).unwrap();
+    let size = shape[1];
+    let n = shape[0];
+    let mean_psnr: f64 = (0..n)
+        .map(|i| {
+            let r = &clean[i * size * size..(i + 1) * size * size];
+            let e = exprun::metrics::clip01(&denoised[i * size * size..(i + 1) * size * size]);
+            exprun::metrics::psnr(r, &e)
+        })
+        .sum::<f64>()
+        / n as f64;
+    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    let reported = summary["test"]["denoised"]["psnr"].as_f64().unwrap();
+    assert!((mean_psnr - reported).abs() < 0.01, "recomputed {mean_psnr}, reported {reported}");
+}
+
+#[test]
+fn bad_input_fails_cleanly_without_a_run_folder() {
+    let runs = tempfile::tempdir().unwrap();
+    let runs_arg = runs.path().to_str().unwrap();
+    let bad = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(bad.path(), "task = \"denoise\"\nname = \"x\"\nbogus = 1\n").unwrap();
+    let out = exprun(&["run", "--runs", runs_arg, bad.path().to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("error:") && !err.contains("panicked"), "{err}");
+    assert!(run_folders(runs.path()).is_empty(), "a config error creates no run folder");
+
+    // An unwritable runs folder (a file stands where the folder should be).
+    let blocker = runs.path().join("blocked");
+    std::fs::write(&blocker, "").unwrap();
+    let out = exprun(&["run", "--runs", blocker.to_str().unwrap(), "experiments/smoke/ordering.toml"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("runs folder") && !err.contains("panicked"), "{err}");
+
+    // A backend that is not compiled in.
+    if !cfg!(feature = "cuda") {
+        let out = exprun(&["run", "--runs", runs_arg, "--backend", "cuda", "experiments/smoke/ordering.toml"]);
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--features cuda"));
+    }
+}
