@@ -123,8 +123,8 @@ pub struct NoiseSpec {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct DenoiserSpec {
-    /// `"unshuffle_cnn"`: pixel-unshuffle, plain 3×3 conv stack, pixel-shuffle,
-    /// predicting the noise (residual learning).
+    /// `"residual_cnn"`: a plain 3×3 conv stack predicting the noise
+    /// (residual learning), optionally between a pixel-unshuffle and a pixel-shuffle.
     pub arch: String,
     /// Channels of the hidden convolutions.
     pub features: usize,
@@ -583,9 +583,9 @@ impl Validate for DenoiseSpec {
         );
         let m = &self.model;
         c.check(
-            m.arch == "unshuffle_cnn",
+            m.arch == "residual_cnn",
             "model.arch",
-            "be \"unshuffle_cnn\"",
+            "be \"residual_cnn\"",
             format!("{:?}", m.arch),
         );
         c.check(

@@ -74,8 +74,8 @@ fn missing_key_is_named() {
 
 #[test]
 fn unknown_architecture_and_task_list_the_allowed_names() {
-    let e = error_of(&DENOISE.replace("arch = \"unshuffle_cnn\"", "arch = \"unet\""));
-    assert!(e.contains("model.arch") && e.contains("unshuffle_cnn"), "{e}");
+    let e = error_of(&DENOISE.replace("arch = \"residual_cnn\"", "arch = \"unet\""));
+    assert!(e.contains("model.arch") && e.contains("residual_cnn"), "{e}");
     let e = error_of(&ORDERING.replace("estimator = \"straight_through\"", "estimator = \"gumbel\""));
     assert!(e.contains("reinforce"), "{e}");
     let e = error_of(&DENOISE.replace("task = \"denoise\"", "task = \"classify\""));

@@ -94,12 +94,20 @@ pub fn section(c: &Catalogue, out: &Path) -> Result<Vec<Block>> {
         width: 0.85,
         pixelated: true,
     });
+    let folding = if m.unshuffle > 1 {
+        format!(
+            "A pixel-unshuffle first folds each {f}×{f} block into {f2} channels, so the convolutions work at 1/{f} resolution, and a pixel-shuffle unfolds the output. ",
+            f = m.unshuffle,
+            f2 = m.unshuffle * m.unshuffle
+        )
+    } else {
+        String::new()
+    };
     b.push(Block::Para(format!(
-        "The model is a convolutional denoising autoencoder in the FFDNet/DnCNN family: a pixel-unshuffle folds each 2×2 block of the noisy image into 4 channels at half resolution ({u}×{u} → ×{f}), {depth} convolutions of 3×3 with {feat} channels and ReLU work at that resolution, and a pixel-shuffle returns to full resolution. \
-         The network predicts the noise, which is subtracted from the input (residual learning). \
-         It has {params} parameters and costs {macs:.0} million multiply-adds per {size}×{size} image; working at half resolution gives a receptive field of {rf}×{rf} pixels at a quarter of the full-resolution cost.",
-        u = d.image_size,
-        f = m.unshuffle,
+        "The model is a convolutional denoising autoencoder in the DnCNN family: {depth} convolutions of 3×3 with ReLU between them; the first encodes the noisy image into {feat} feature channels, the middle ones transform that code and the last decodes it to one channel. {folding}\
+         The network predicts the noise, which is subtracted from the input (residual learning, as in DnCNN: the noise is simpler to model than the image). \
+         It has {params} parameters, costs {macs:.0} million multiply-adds per {size}×{size} image and sees a {rf}×{rf}-pixel neighbourhood around each output pixel. \
+         He initialisation and a zero-initialised last layer (the untrained network is the identity) let this stack train without batch normalisation.",
         depth = m.depth,
         feat = m.features,
         params = s.parameters,

@@ -6,11 +6,11 @@ use anyhow::{Context, Result};
 
 use super::denoise::column;
 use super::doc::Block;
-use super::plots::{Axes, Series, line_plot};
+use super::plots::{Axes, Series, line_plot, scatter_plot};
 use super::{Catalogue, FoundRun, f};
 use crate::config::{Experiment, OrderingSpec};
 use crate::runs::read_metrics;
-use crate::tasks::ordering::OrderingSummary;
+use crate::tasks::ordering::{OrderingSummary, Protocol};
 
 fn spec_of(run: &FoundRun) -> Result<OrderingSpec> {
     let path = run.dir.join("config.toml");
@@ -182,6 +182,9 @@ pub fn section(c: &Catalogue, out: &Path) -> Result<Vec<Block>> {
         ],
     });
     b.extend(ablations(c));
+    if let Some(p) = &s.protocol {
+        b.extend(protocol(run, p, out)?);
+    }
 
     b.push(Block::Heading(2, "Analysis".into()));
     b.push(Block::Para(format!(
@@ -239,4 +242,65 @@ fn ablations(c: &Catalogue) -> Vec<Block> {
             rows,
         },
     ]
+}
+
+/// What the learned code depends on and whether S and R agree (B6).
+fn protocol(run: &FoundRun, p: &Protocol, out: &Path) -> Result<Vec<Block>> {
+    let mut b = vec![Block::Heading(2, "The learned protocol".into())];
+    let rows = p
+        .correlations
+        .iter()
+        .zip(&p.rank_correlations)
+        .map(|((name, r), (_, rho))| vec![name.clone(), f(*r, 3), f(*rho, 3)])
+        .collect();
+    b.push(Block::Table {
+        caption: "Correlation of S's learned score with simple statistics of the 100 training images (Pearson r, and Spearman ρ of the ranks).".into(),
+        header: ["image statistic", "Pearson r", "Spearman ρ"].map(String::from).to_vec(),
+        rows,
+    });
+    let strongest = p
+        .rank_correlations
+        .iter()
+        .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
+        .map(|(n, v)| format!("{n} (ρ = {v:.2})"))
+        .unwrap_or_default();
+    scatter_plot(
+        &out.join("ordering_scores.svg"),
+        &Axes { title: "Learned scores of the training images", x_label: "S's score f_S", y_label: "R's score f_R", log_y: false },
+        &[Series::new("training image", p.train_points.iter().map(|&(s, r, _)| (s, r)).collect())],
+    )?;
+    scatter_plot(
+        &out.join("ordering_brightness.svg"),
+        &Axes { title: "S's score against mean brightness", x_label: "mean brightness (0–1)", y_label: "S's score f_S", log_y: false },
+        &[Series::new("training image", p.train_points.iter().map(|&(s, _, m)| (m, s)).collect())],
+    )?;
+    b.push(Block::Figure {
+        path: "ordering_brightness.svg".into(),
+        caption: "S's score of each training image against its mean brightness.".into(),
+        width: 0.7,
+        pixelated: false,
+    });
+    b.push(Block::Figure {
+        path: "ordering_scores.svg".into(),
+        caption: "R's score against S's score for each training image: a monotone relation means the two agents rank images alike.".into(),
+        width: 0.7,
+        pixelated: false,
+    });
+    b.push(Block::Para(format!(
+        "The statistic that best explains S's ranking is {strongest}. S and R were trained separately and share nothing but the bit, yet their scores rank images alike: Kendall τ between f_S and f_R is {:.4} on the training images and {:.4} on the held-out images (1 means identical rankings; without ties, R's error rate on a set of images is exactly (1 − τ)/2, the fraction of pairs the two scores order differently). \
+         So the agents agree on a single ordering of images — a protocol — rather than on a table of training pairs.",
+        p.kendall_tau_train, p.kendall_tau_heldout
+    )));
+    run.copy_artifact("closest_pairs.png", out, "ordering_closest_pairs.png")?;
+    let gaps: Vec<String> = p.closest_pairs.iter().map(|(_, _, g)| format!("{g:.4}")).collect();
+    b.push(Block::Figure {
+        path: "ordering_closest_pairs.png".into(),
+        caption: format!(
+            "The five training pairs closest to a wrong decision (one pair per row): their S scores differ by only {} standard deviations of the score.",
+            gaps.join(", ")
+        ),
+        width: 0.25,
+        pixelated: true,
+    });
+    Ok(b)
 }

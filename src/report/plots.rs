@@ -178,3 +178,43 @@ where
         .map_err(|e| anyhow!("{e:?}"))?;
     Ok(())
 }
+
+/// Draws `series` as points (no lines) into an SVG file.
+pub fn scatter_plot(path: &Path, axes: &Axes, series: &[Series]) -> Result<()> {
+    let pts: Vec<(f64, f64)> = series.iter().flat_map(|s| s.points.iter().copied()).filter(|(x, y)| x.is_finite() && y.is_finite()).collect();
+    if pts.is_empty() {
+        return Err(anyhow!("nothing to plot for {}", axes.title));
+    }
+    let (x0, x1) = pts.iter().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
+    let (y0, y1) = pts.iter().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
+    let (px, py) = (((x1 - x0) * 0.05).max(1e-9), ((y1 - y0) * 0.05).max(1e-9));
+    let root = SVGBackend::new(path, (720, 420)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| anyhow!("{e:?}"))?;
+    let label_style = (FONT, 16).into_font();
+    let mut chart = ChartBuilder::on(&root)
+        .caption(axes.title, (FONT, 22).into_font())
+        .margin(12)
+        .x_label_area_size(46)
+        .y_label_area_size(70)
+        .build_cartesian_2d((x0 - px)..(x1 + px), (y0 - py)..(y1 + py))
+        .map_err(|e| anyhow!("{e:?}"))?;
+    chart
+        .configure_mesh()
+        .x_desc(axes.x_label)
+        .y_desc(axes.y_label)
+        .label_style(label_style.clone())
+        .axis_desc_style(label_style.clone())
+        .draw()
+        .map_err(|e| anyhow!("{e:?}"))?;
+    for (i, s) in series.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        chart
+            .draw_series(s.points.iter().map(|&p| Circle::new(p, 3, color.filled())))
+            .map_err(|e| anyhow!("{e:?}"))?
+            .label(s.name.clone())
+            .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
+    }
+    legend(&mut chart, label_style)?;
+    root.present().map_err(|e| anyhow!("cannot write {}: {e:?}", path.display()))?;
+    Ok(())
+}

@@ -23,7 +23,7 @@ use crate::data::DataStore;
 use crate::data::bsd::{self, Gray};
 use crate::images::{save_gray_grid, save_npy};
 use crate::metrics::{Quality, clip01, psnr, quality, ssim};
-use crate::models::denoiser::UnshuffleCnn;
+use crate::models::denoiser::ResidualCnn;
 use crate::runs::Run;
 use crate::train::{FitOutcome, Trainer, cosine_lr, fit};
 
@@ -75,7 +75,7 @@ pub fn dihedral(tile: &[f32], size: usize, t: u8) -> Vec<f32> {
 
 /// Denoises images in batches with the inference (non-autodiff) model.
 pub fn denoise_all(
-    model: &UnshuffleCnn,
+    model: &ResidualCnn,
     noisy: &[Vec<f32>],
     size: usize,
     device: &Device,
@@ -98,7 +98,7 @@ pub fn denoise_all(
 /// The task-1 side of the training loop.
 struct DenoiseTrainer<'a> {
     spec: &'a DenoiseSpec,
-    model: Option<UnshuffleCnn>,
+    model: Option<ResidualCnn>,
     optim: ModuleOptimizer,
     device: Device,
     rng: StdRng,
@@ -162,7 +162,8 @@ impl Trainer for DenoiseTrainer<'_> {
     fn step(&mut self, progress: f64) -> Result<f64> {
         let (noisy, clean) = self.batch();
         let model = self.model.take().expect("model present between steps");
-        let loss = (model.forward(noisy) - clean).powf_scalar(2.0).mean();
+        let diff = model.forward(noisy) - clean;
+        let loss = (diff.clone() * diff).mean();
         let value = loss.clone().into_scalar::<f64>();
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         let lr = cosine_lr(self.spec.train.lr, self.spec.train.lr_final, progress);
@@ -260,7 +261,7 @@ pub fn execute(
     let sigma = spec.noise.sigma;
     let train_device = device.clone().autodiff();
     train_device.seed(spec.seed);
-    let model = UnshuffleCnn::new(&spec.model, &train_device);
+    let model = ResidualCnn::new(&spec.model, &train_device);
     let parameters = model.num_params();
     let eval_sets = vec![
         EvalSet {
@@ -392,7 +393,7 @@ pub fn execute(
     let summary = DenoiseSummary {
         sigma,
         parameters,
-        macs_per_image: UnshuffleCnn::macs_per_image(&spec.model, size),
+        macs_per_image: ResidualCnn::macs_per_image(&spec.model, size),
         fit: fit_outcome,
         train: score(&train_set, &train_out),
         val: score(&val_set, &val_out),

@@ -418,8 +418,11 @@ impl Trainer for OrderingTrainer<'_> {
         let val = self.val_images.clone().inner();
         let (val_cases, _) = heldout_cases(self.n_val, s.is_structured(), 5_000, self.spec.seed ^ 1);
         let val_error = play(&s, &r, &val, &val_cases, None).error_rate(&val_cases);
-        let all = Cases::exhaustive(self.n_train);
-        let train_error = play(&s, &r, &train, &all, None).error_rate(&all);
+        // Exhaustive for structured agents (cheap); generic agents need a
+        // forward pass per case, so a fixed sample keeps epochs short (the
+        // final evaluation is exhaustive for both).
+        let (train_cases, _) = heldout_cases(self.n_train, s.is_structured(), 5_000, self.spec.seed ^ 2);
+        let train_error = play(&s, &r, &train, &train_cases, None).error_rate(&train_cases);
         let (sample, _) = heldout_cases(self.n_heldout, s.is_structured(), 5_000, self.spec.seed);
         let d = play(&s, &r, &heldout, &sample, None);
         let heldout_loss = d
@@ -486,6 +489,24 @@ pub struct OrderingSummary {
     pub bit_one_rate: f64,
     /// Indices (into `data_batch_1.bin`) of the training images.
     pub train_indices: Vec<usize>,
+    /// What the learned code depends on (structured agents only).
+    pub protocol: Option<Protocol>,
+}
+
+/// How the learned ranking relates to simple image statistics, and how well S and R agree (B6).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Protocol {
+    /// Pearson correlation of S's score with each statistic over the training images.
+    pub correlations: Vec<(String, f64)>,
+    /// Spearman (rank) correlation of S's score with each statistic.
+    pub rank_correlations: Vec<(String, f64)>,
+    /// Kendall τ between S's and R's scores: training and held-out images.
+    pub kendall_tau_train: f64,
+    pub kendall_tau_heldout: f64,
+    /// Per training image: (S's score, R's score, mean brightness).
+    pub train_points: Vec<(f64, f64, f64)>,
+    /// Training pairs whose S scores are closest, as `(i, j, |f_S(i) − f_S(j)| / std f_S)`.
+    pub closest_pairs: Vec<(usize, usize, f64)>,
 }
 
 /// Trains and evaluates one ordering experiment inside `run`.
@@ -560,6 +581,15 @@ pub fn execute(
         )?;
     }
     write_examples(run, &splits.train)?;
+    let protocol = match (s.score(train.clone()), r.score(train.clone()), s.score(heldout.clone()), r.score(heldout.clone())) {
+        (Some(fs), Some(fr), Some(hs), Some(hr)) => {
+            let v = |t: Tensor<1>| -> Vec<f64> { t.into_data().try_to_vec::<f32>().expect("float").into_iter().map(f64::from).collect() };
+            let p = analyse_protocol(&splits.train, &v(fs), &v(fr), &splits.heldout, &v(hs), &v(hr));
+            write_closest_pairs(run, &splits.train, &p.closest_pairs)?;
+            Some(p)
+        }
+        _ => None,
+    };
 
     let summary = OrderingSummary {
         arch: spec.model.arch.clone(),
@@ -572,6 +602,7 @@ pub fn execute(
         heldout: ErrorCount::new(&heldout_cases, &dh, method),
         bit_one_rate: dt.bit.iter().map(|&b| b as f64).sum::<f64>() / dt.bit.len().max(1) as f64,
         train_indices: splits.train.iter().map(|i| i.index).collect(),
+        protocol,
     };
     run.write_json("summary.json", &summary)?;
     Ok(summary)
@@ -622,4 +653,81 @@ fn write_examples(run: &Run, images: &[ColorImage]) -> Result<()> {
         .map(|c| c.iter().map(|i| i.bytes.as_slice()).collect())
         .collect();
     save_rgb_grid(&run.path("examples_train.png"), &rows)
+}
+
+/// Simple statistics of an image: mean brightness, channel means, contrast.
+fn image_stats(img: &ColorImage) -> [f64; 5] {
+    let px = img.to_f32();
+    let mean = |c: usize| px[c * 1024..(c + 1) * 1024].iter().map(|&v| v as f64).sum::<f64>() / 1024.0;
+    let (r, g, b) = (mean(0), mean(1), mean(2));
+    let lum: Vec<f64> = (0..1024).map(|i| 0.299 * px[i] as f64 + 0.587 * px[1024 + i] as f64 + 0.114 * px[2048 + i] as f64).collect();
+    let lm = lum.iter().sum::<f64>() / 1024.0;
+    let contrast = (lum.iter().map(|v| (v - lm).powi(2)).sum::<f64>() / 1024.0).sqrt();
+    [(r + g + b) / 3.0, r, g, b, contrast]
+}
+
+const STAT_NAMES: [&str; 5] = ["mean brightness", "red mean", "green mean", "blue mean", "contrast (luminance std)"];
+
+/// Pearson correlation.
+pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
+    let n = x.len() as f64;
+    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
+    let cov: f64 = x.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)).sum();
+    let vx: f64 = x.iter().map(|a| (a - mx).powi(2)).sum();
+    let vy: f64 = y.iter().map(|b| (b - my).powi(2)).sum();
+    cov / (vx * vy).sqrt().max(1e-300)
+}
+
+fn ranks(x: &[f64]) -> Vec<f64> {
+    let mut idx: Vec<usize> = (0..x.len()).collect();
+    idx.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
+    let mut r = vec![0.0; x.len()];
+    for (rank, &i) in idx.iter().enumerate() {
+        r[i] = rank as f64;
+    }
+    r
+}
+
+/// Kendall's τ-a: (concordant − discordant) / pairs.
+pub fn kendall_tau(x: &[f64], y: &[f64]) -> f64 {
+    let n = x.len();
+    let mut s = 0i64;
+    for i in 0..n {
+        for j in i + 1..n {
+            let a = (x[i] - x[j]).signum() * (y[i] - y[j]).signum();
+            s += a as i64;
+        }
+    }
+    s as f64 / (n * (n - 1) / 2).max(1) as f64
+}
+
+fn analyse_protocol(train: &[ColorImage], fs: &[f64], fr: &[f64], heldout: &[ColorImage], hs: &[f64], hr: &[f64]) -> Protocol {
+    let _ = heldout;
+    let stats: Vec<[f64; 5]> = train.iter().map(image_stats).collect();
+    let column = |k: usize| stats.iter().map(|s| s[k]).collect::<Vec<_>>();
+    let correlations = (0..5).map(|k| (STAT_NAMES[k].to_string(), pearson(fs, &column(k)))).collect();
+    let rank_correlations = (0..5).map(|k| (STAT_NAMES[k].to_string(), pearson(&ranks(fs), &ranks(&column(k))))).collect();
+    let sd = (fs.iter().map(|v| v * v).sum::<f64>() / fs.len() as f64 - (fs.iter().sum::<f64>() / fs.len() as f64).powi(2)).sqrt().max(1e-12);
+    let mut pairs: Vec<(usize, usize, f64)> = Vec::new();
+    for i in 0..fs.len() {
+        for j in i + 1..fs.len() {
+            pairs.push((i, j, (fs[i] - fs[j]).abs() / sd));
+        }
+    }
+    pairs.sort_by(|a, b| a.2.total_cmp(&b.2));
+    pairs.truncate(5);
+    Protocol {
+        correlations,
+        rank_correlations,
+        kendall_tau_train: kendall_tau(fs, fr),
+        kendall_tau_heldout: kendall_tau(hs, hr),
+        train_points: (0..fs.len()).map(|i| (fs[i], fr[i], stats[i][0])).collect(),
+        closest_pairs: pairs,
+    }
+}
+
+/// The training pairs closest to a wrong decision, one pair per row.
+fn write_closest_pairs(run: &Run, images: &[ColorImage], pairs: &[(usize, usize, f64)]) -> Result<()> {
+    let rows: Vec<Vec<&[u8]>> = pairs.iter().map(|&(i, j, _)| vec![images[i].bytes.as_slice(), images[j].bytes.as_slice()]).collect();
+    save_rgb_grid(&run.path("closest_pairs.png"), &rows)
 }
