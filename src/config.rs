@@ -631,7 +631,7 @@ impl Validate for DenoiseSpec {
             t.crop,
         );
         c.check(
-            t.crop % m.unshuffle == 0 && d.image_size % m.unshuffle == 0,
+            m.unshuffle == 0 || (t.crop % m.unshuffle == 0 && d.image_size % m.unshuffle == 0),
             "train.crop and data.image_size",
             &format!("be multiples of model.unshuffle = {}", m.unshuffle),
             format!("{} and {}", t.crop, d.image_size),

@@ -35,50 +35,56 @@ fn reference_experiments_match_the_brief() {
     assert_eq!(o.data.train_images, 100);
 }
 
+/// Replaces `from` by `to`, failing loudly if the reference file no longer holds `from`.
+fn edit(text: &str, from: &str, to: &str) -> String {
+    assert!(text.contains(from), "the reference experiment no longer contains {from:?}; update this test");
+    text.replace(from, to)
+}
+
 fn error_of(text: &str) -> String {
     parse_str(text).expect_err("the text should be rejected")
 }
 
 #[test]
 fn unknown_key_is_named_with_the_allowed_keys() {
-    let e = error_of(&DENOISE.replace("crop = 48", "crop = 48\ncrops = 3"));
+    let e = error_of(&edit(DENOISE, "crop = 48", "crop = 48\ncrops = 3"));
     assert!(e.contains("crops"), "{e}");
     assert!(e.contains("allowed keys"), "{e}");
 }
 
 #[test]
 fn wrong_type_is_reported() {
-    let e = error_of(&DENOISE.replace("batch_size = 16", "batch_size = \"sixteen\""));
+    let e = error_of(&edit(DENOISE, "batch_size = 16", "batch_size = \"sixteen\""));
     assert!(e.contains("batch_size") || e.contains("invalid type"), "{e}");
 }
 
 #[test]
 fn out_of_range_values_name_the_key_and_the_rule() {
-    let e = error_of(&DENOISE.replace("sigma = 25.0", "sigma = -3.0"));
+    let e = error_of(&edit(DENOISE, "sigma = 25.0", "sigma = -3.0"));
     assert!(e.contains("noise.sigma") && e.contains("(0, 255]"), "{e}");
-    let e = error_of(&DENOISE.replace("crop = 48", "crop = 96"));
+    let e = error_of(&edit(DENOISE, "crop = 48", "crop = 96"));
     assert!(e.contains("train.crop"), "{e}");
-    let e = error_of(&ORDERING.replace("lr = 3e-3", "lr = 5.0"));
+    let e = error_of(&edit(ORDERING, "lr = 1e-2", "lr = 5.0"));
     assert!(e.contains("train.lr"), "{e}");
-    let e = error_of(&DENOISE.replace("train_images = 100", "train_images = 390"));
+    let e = error_of(&edit(DENOISE, "train_images = 100", "train_images = 390"));
     assert!(e.contains("400"), "{e}");
 }
 
 #[test]
 fn missing_key_is_named() {
-    let e = error_of(&DENOISE.replace("lr_final = 2e-5", ""));
+    let e = error_of(&edit(DENOISE, "lr_final = 3e-5", ""));
     assert!(e.contains("lr_final"), "{e}");
-    let e = error_of(&DENOISE.replace("task = \"denoise\"", ""));
+    let e = error_of(&edit(DENOISE, "task = \"denoise\"", ""));
     assert!(e.contains("task"), "{e}");
 }
 
 #[test]
 fn unknown_architecture_and_task_list_the_allowed_names() {
-    let e = error_of(&DENOISE.replace("arch = \"residual_cnn\"", "arch = \"unet\""));
+    let e = error_of(&edit(DENOISE, "arch = \"residual_cnn\"", "arch = \"unet\""));
     assert!(e.contains("model.arch") && e.contains("residual_cnn"), "{e}");
-    let e = error_of(&ORDERING.replace("estimator = \"straight_through\"", "estimator = \"gumbel\""));
+    let e = error_of(&edit(ORDERING, "estimator = \"straight_through\"", "estimator = \"gumbel\""));
     assert!(e.contains("reinforce"), "{e}");
-    let e = error_of(&DENOISE.replace("task = \"denoise\"", "task = \"classify\""));
+    let e = error_of(&edit(DENOISE, "task = \"denoise\"", "task = \"classify\""));
     assert!(e.contains("ordering"), "{e}");
 }
 
@@ -98,7 +104,7 @@ fn empty_binary_and_broken_files_are_rejected_with_the_file_name() {
 
 #[test]
 fn a_list_of_values_becomes_a_sweep() {
-    let plans = parse_str(&DENOISE.replace("sigma = 25.0", "sigma = [15.0, 25.0, 50.0]").replace("lr = 2e-3", "lr = [1e-3, 2e-3]")).unwrap();
+    let plans = parse_str(&edit(DENOISE, "sigma = 25.0", "sigma = [15.0, 25.0, 50.0]").replace("lr = 3e-3", "lr = [1e-3, 3e-3]")).unwrap();
     assert_eq!(plans.len(), 6);
     let sigmas: Vec<f64> = plans
         .iter()
@@ -110,7 +116,7 @@ fn a_list_of_values_becomes_a_sweep() {
     assert!(sigmas.contains(&15.0) && sigmas.contains(&50.0));
     assert!(plans.iter().all(|p| p.swept.len() == 2));
     // A bad value inside a sweep is reported with its combination.
-    let e = error_of(&DENOISE.replace("sigma = 25.0", "sigma = [25.0, 300.0]"));
+    let e = error_of(&edit(DENOISE, "sigma = 25.0", "sigma = [25.0, 300.0]"));
     assert!(e.contains("noise.sigma") && e.contains("sweep"), "{e}");
 }
 

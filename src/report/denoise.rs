@@ -173,7 +173,7 @@ pub fn section(c: &Catalogue, out: &Path) -> Result<Vec<Block>> {
     )?;
     b.push(Block::Figure {
         path: "denoise_loss.svg".into(),
-        caption: "Loss (MSE, log scale) against training time in seconds (evaluation time excluded), on the training, validation and test sets.".into(),
+        caption: "Loss (MSE) against training time in seconds (evaluation time excluded), on the training, validation and test sets.".into(),
         width: 0.8,
         pixelated: false,
     });
@@ -209,13 +209,13 @@ pub fn section(c: &Catalogue, out: &Path) -> Result<Vec<Block>> {
     b.push(Block::Figure {
         path: "denoise_examples_train.png".into(),
         caption: "Training photographs: clean | noisy input | denoised output.".into(),
-        width: 0.55,
+        width: 0.42,
         pixelated: true,
     });
     b.push(Block::Figure {
         path: "denoise_examples_test.png".into(),
         caption: "Test photographs (BSD68, never seen in training): clean | noisy input | denoised output.".into(),
-        width: 0.55,
+        width: 0.42,
         pixelated: true,
     });
 

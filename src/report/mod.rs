@@ -12,6 +12,7 @@ pub mod doc;
 mod ordering;
 mod pdf;
 pub mod plots;
+mod sweeps;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -145,6 +146,7 @@ pub fn build(runs_root: &Path, out: &Path, pdf: bool) -> Result<Vec<PathBuf>> {
     blocks.extend(denoise::section(&catalogue, out)?);
     blocks.push(Block::PageBreak);
     blocks.extend(ordering::section(&catalogue, out)?);
+    blocks.extend(sweeps::section(&catalogue, out)?);
     blocks.extend(provenance(&catalogue));
     let title = "Denoising autoencoder and one-bit image ordering";
     let subtitle = "Results of the reference experiments, generated from the run folders";

@@ -93,11 +93,13 @@ pub fn line_plot(path: &Path, axes: &Axes, series: &[Series]) -> Result<()> {
             .y_desc(axes.y_label)
             .label_style(label_style.clone())
             .axis_desc_style(label_style.clone())
-            .y_label_formatter(&|v| format!("{v:.2e}"))
+            .x_label_formatter(&|v| tick(*v))
+            .y_label_formatter(&|v| format!("{v:.1e}"))
+            .y_labels(8)
             .draw()
             .map_err(|e| anyhow!("{e:?}"))?;
         draw_series(&mut chart, series)?;
-        legend(&mut chart, label_style)?;
+        legend(&mut chart, label_style, legend_corner(&pts, (x0, x1), (ly0.ln(), ly1.ln()), true))?;
     } else {
         let pad = (y1 - y0) * 0.05;
         let mut chart = builder
@@ -109,10 +111,12 @@ pub fn line_plot(path: &Path, axes: &Axes, series: &[Series]) -> Result<()> {
             .y_desc(axes.y_label)
             .label_style(label_style.clone())
             .axis_desc_style(label_style.clone())
+            .x_label_formatter(&|v| tick(*v))
+            .y_label_formatter(&|v| tick(*v))
             .draw()
             .map_err(|e| anyhow!("{e:?}"))?;
         draw_series(&mut chart, series)?;
-        legend(&mut chart, label_style)?;
+        legend(&mut chart, label_style, legend_corner(&pts, (x0, x1), (y0 - pad, y1 + pad), false))?;
     }
     root.present()
         .map_err(|e| anyhow!("cannot write {}: {e:?}", path.display()))?;
@@ -160,9 +164,29 @@ where
     Ok(())
 }
 
+/// A tick label without needless decimals: 50, 2.5, 0.0024.
+fn tick(v: f64) -> String {
+    if v == 0.0 {
+        return "0".into();
+    }
+    let digits = (3 - v.abs().log10().floor() as i32).clamp(0, 6) as usize;
+    let s = format!("{v:.digits$}");
+    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s }
+}
+
+/// Puts the legend in the right-hand corner (upper or lower) that holds fewer data points.
+fn legend_corner(pts: &[(f64, f64)], (x0, x1): (f64, f64), (y0, y1): (f64, f64), log_y: bool) -> SeriesLabelPosition {
+    let y_of = |y: f64| if log_y { y.max(1e-300).ln() } else { y };
+    let right = |p: &&(f64, f64)| p.0 > x0 + 0.45 * (x1 - x0);
+    let upper = pts.iter().filter(right).filter(|p| y_of(p.1) > y0 + 0.6 * (y1 - y0)).count();
+    let lower = pts.iter().filter(right).filter(|p| y_of(p.1) < y0 + 0.4 * (y1 - y0)).count();
+    if upper <= lower { SeriesLabelPosition::UpperRight } else { SeriesLabelPosition::LowerRight }
+}
+
 fn legend<'a, X, Y>(
     chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>,
     font: FontDesc,
+    position: SeriesLabelPosition,
 ) -> Result<()>
 where
     X: Ranged<ValueType = f64>,
@@ -173,7 +197,7 @@ where
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .label_font(font)
-        .position(SeriesLabelPosition::UpperRight)
+        .position(position)
         .draw()
         .map_err(|e| anyhow!("{e:?}"))?;
     Ok(())
@@ -204,6 +228,8 @@ pub fn scatter_plot(path: &Path, axes: &Axes, series: &[Series]) -> Result<()> {
         .y_desc(axes.y_label)
         .label_style(label_style.clone())
         .axis_desc_style(label_style.clone())
+        .x_label_formatter(&|v| tick(*v))
+        .y_label_formatter(&|v| tick(*v))
         .draw()
         .map_err(|e| anyhow!("{e:?}"))?;
     for (i, s) in series.iter().enumerate() {
@@ -214,7 +240,7 @@ pub fn scatter_plot(path: &Path, axes: &Axes, series: &[Series]) -> Result<()> {
             .label(s.name.clone())
             .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
     }
-    legend(&mut chart, label_style)?;
+    legend(&mut chart, label_style, legend_corner(&pts, (x0, x1), (y0, y1), false))?;
     root.present().map_err(|e| anyhow!("cannot write {}: {e:?}", path.display()))?;
     Ok(())
 }

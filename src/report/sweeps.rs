@@ -1,0 +1,115 @@
+//! Sweeps in the report: the runs of one sweep id side by side — a table of
+//! the swept keys against the final metrics, the curves overlaid, and the
+//! mean ± standard deviation when only the seed varies (B3, B7).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::Result;
+
+use super::denoise::column;
+use super::doc::Block;
+use super::plots::{Axes, Series, line_plot};
+use super::{Catalogue, FoundRun, f};
+use crate::runs::read_metrics;
+use crate::tasks::denoise::DenoiseSummary;
+use crate::tasks::ordering::OrderingSummary;
+
+/// Final metrics of a run, by task: `(column names, values)`.
+fn finals(run: &FoundRun) -> Option<(Vec<&'static str>, Vec<f64>)> {
+    match run.info.task.as_str() {
+        "denoise" => {
+            let s: DenoiseSummary = run.json("summary.json").ok()?;
+            Some((
+                vec!["val PSNR dB", "test PSNR dB", "test SSIM", "train s"],
+                vec![s.val.denoised.psnr, s.test.denoised.psnr, s.test.denoised.ssim, s.fit.train_seconds],
+            ))
+        }
+        "ordering" => {
+            let s: OrderingSummary = run.json("summary.json").ok()?;
+            Some((
+                vec!["train errors", "train error %", "held-out error %", "train s"],
+                vec![s.train.errors as f64, 100.0 * s.train.error_rate, 100.0 * s.heldout.error_rate, s.fit.train_seconds],
+            ))
+        }
+        _ => None,
+    }
+}
+
+fn mean_std(v: &[f64]) -> (f64, f64) {
+    let n = v.len().max(1) as f64;
+    let m = v.iter().sum::<f64>() / n;
+    let var = if v.len() > 1 { v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0) } else { 0.0 };
+    (m, var.sqrt())
+}
+
+/// One block group per sweep found among the finished runs.
+pub fn section(c: &Catalogue, out: &Path) -> Result<Vec<Block>> {
+    let mut sweeps: BTreeMap<String, Vec<&FoundRun>> = BTreeMap::new();
+    for r in &c.all_finished {
+        if let Some(id) = &r.info.sweep_id {
+            sweeps.entry(id.clone()).or_default().push(r);
+        }
+    }
+    let mut b = Vec::new();
+    if sweeps.is_empty() {
+        return Ok(b);
+    }
+    b.push(Block::Heading(1, "Sweeps and seeds".into()));
+    for (k, (id, runs)) in sweeps.iter().enumerate() {
+        let Some((names, _)) = finals(runs[0]) else { continue };
+        let keys: Vec<String> = runs[0].info.swept.iter().map(|(k, _)| k.clone()).collect();
+        let mut header = keys.clone();
+        header.extend(names.iter().map(|s| s.to_string()));
+        let mut rows = Vec::new();
+        let mut values: Vec<Vec<f64>> = Vec::new();
+        for r in runs {
+            let Some((_, v)) = finals(r) else { continue };
+            let mut row: Vec<String> = r.info.swept.iter().map(|(_, v)| v.clone()).collect();
+            row.extend(v.iter().map(|x| f(*x, 3)));
+            rows.push(row);
+            values.push(v);
+        }
+        let only_seed = keys.len() == 1 && keys[0] == "seed";
+        if only_seed && values.len() > 1 {
+            let mut row = vec!["mean ± std".to_string()];
+            for j in 0..names.len() {
+                let (m, s) = mean_std(&values.iter().map(|v| v[j]).collect::<Vec<_>>());
+                row.push(format!("{m:.3} ± {s:.3}"));
+            }
+            rows.push(row);
+        }
+        let experiment = &runs[0].info.experiment;
+        b.push(Block::Heading(2, format!("{experiment}: {} runs varying {}", runs.len(), keys.join(", "))));
+        b.push(Block::Table {
+            caption: format!(
+                "Sweep {id} ({}): each row one run; {}",
+                runs[0].info.source_file,
+                if only_seed { "the last row is the mean ± sample standard deviation over seeds." } else { "swept keys first, then the final metrics." }
+            ),
+            header,
+            rows,
+        });
+        let plot = format!("sweep_{k}.svg");
+        let (metric, label, x_name, x_label) = if runs[0].info.task == "denoise" {
+            ("val_psnr", "validation PSNR (dB)", "epoch", "epoch")
+        } else {
+            ("train_loss", "training loss (nats)", "step", "iteration")
+        };
+        let series: Vec<Series> = runs
+            .iter()
+            .filter_map(|r| {
+                let (h, rows) = read_metrics(&r.dir.join("metrics.csv")).ok()?;
+                let name = r.info.swept.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ");
+                Some(Series::new(name, column(&h, &rows, x_name).into_iter().zip(column(&h, &rows, metric)).collect()))
+            })
+            .collect();
+        line_plot(
+            &out.join(&plot),
+            &Axes { title: &format!("{experiment}: {label} per run"), x_label, y_label: label, log_y: metric == "train_loss" },
+            &series,
+        )?;
+        b.push(Block::Figure { path: plot, caption: format!("{label} of every run of the sweep, overlaid."), width: 0.75, pixelated: false });
+    }
+    Ok(b)
+}
