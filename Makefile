@@ -2,7 +2,8 @@
 # and the report; `make test` runs the test suite.
 CARGO ?= cargo
 FEATURES ?=
-BIN := target/release/exprun
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+BIN := $(TARGET_DIR)/release/exprun
 EXPRUN := $(BIN)
 
 .PHONY: all build data denoise ordering ablations report test lint fmt bench

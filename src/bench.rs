@@ -50,19 +50,28 @@ pub fn denoise(spec: &DenoiseSpec, device: &Device, seconds: f64) -> Result<Thro
     let clean = Tensor::<4>::random([b, 1, c, c], Distribution::Uniform(0.0, 1.0), &ad);
     let steps = rate(seconds, || {
         let m = model.take().expect("model");
-        let loss = (m.forward(noisy.clone()) - clean.clone()).powf_scalar(2.0).mean();
+        let loss = (m.forward(noisy.clone()) - clean.clone())
+            .powf_scalar(2.0)
+            .mean();
         let _ = loss.clone().into_scalar::<f64>();
         let grads = GradientsParams::from_grads(loss.backward(), &m);
         model = Some(optim.step(1e-3, m, grads));
     });
     let valid = model.expect("model").valid();
     let batch = 32;
-    let images = Tensor::<4>::random([batch, 1, size, size], Distribution::Uniform(0.0, 1.0), device);
+    let images = Tensor::<4>::random(
+        [batch, 1, size, size],
+        Distribution::Uniform(0.0, 1.0),
+        device,
+    );
     let infer = rate(seconds, || {
         let _ = valid.forward(images.clone()).into_data();
     });
     Ok(Throughput {
-        model: format!("denoiser {}×{} (depth {}, width {})", size, size, spec.model.depth, spec.model.features),
+        model: format!(
+            "denoiser {}×{} (depth {}, width {})",
+            size, size, spec.model.depth, spec.model.features
+        ),
         train_steps_per_s: steps,
         train_batch: format!("{b} crops of {c}×{c}"),
         inference_images_per_s: infer * batch as f64,
@@ -74,7 +83,10 @@ pub fn ordering(spec: &OrderingSpec, device: &Device, seconds: f64) -> Result<Th
     let ad = device.clone().autodiff();
     ad.seed(0);
     let n = spec.data.train_images;
-    let mut agents = Some((Sender::new(&spec.model, &ad), Receiver::new(&spec.model, &ad)));
+    let mut agents = Some((
+        Sender::new(&spec.model, &ad),
+        Receiver::new(&spec.model, &ad),
+    ));
     let mut optim = AdamConfig::new().init();
     let images = Tensor::<4>::random([n, 3, 32, 32], Distribution::Uniform(0.0, 1.0), &ad);
     let structured = spec.model.arch == "score";
@@ -95,7 +107,10 @@ pub fn ordering(spec: &OrderingSpec, device: &Device, seconds: f64) -> Result<Th
             (-log_sigmoid(r.forward(stack, bit))).mean()
         };
         let _ = loss.clone().into_scalar::<f64>();
-        let agents_module = crate::tasks::ordering::Agents { sender: s, receiver: r };
+        let agents_module = crate::tasks::ordering::Agents {
+            sender: s,
+            receiver: r,
+        };
         let grads = GradientsParams::from_grads(loss.backward(), &agents_module);
         let a = optim.step(1e-3, agents_module, grads);
         agents = Some((a.sender, a.receiver));
@@ -103,17 +118,30 @@ pub fn ordering(spec: &OrderingSpec, device: &Device, seconds: f64) -> Result<Th
     let (s, _) = agents.expect("agents");
     let s = s.valid();
     let batch = 1000;
-    let eval_images = Tensor::<4>::random([batch, 3, 32, 32], Distribution::Uniform(0.0, 1.0), device);
+    let eval_images =
+        Tensor::<4>::random([batch, 3, 32, 32], Distribution::Uniform(0.0, 1.0), device);
     let infer = rate(seconds, || {
         let _ = match s.score(eval_images.clone()) {
             Some(t) => t.into_data(),
-            None => s.forward(Tensor::cat(vec![eval_images.clone(), eval_images.clone()], 1)).into_data(),
+            None => s
+                .forward(Tensor::cat(
+                    vec![eval_images.clone(), eval_images.clone()],
+                    1,
+                ))
+                .into_data(),
         };
     });
     Ok(Throughput {
-        model: format!("ordering agents \"{}\" ({} channels)", spec.model.arch, spec.model.channels),
+        model: format!(
+            "ordering agents \"{}\" ({} channels)",
+            spec.model.arch, spec.model.channels
+        ),
         train_steps_per_s: steps,
-        train_batch: if spec.train.all_pairs { format!("all pairs of {n} images") } else { format!("{} cases", spec.train.batch_size) },
+        train_batch: if spec.train.all_pairs {
+            format!("all pairs of {n} images")
+        } else {
+            format!("{} cases", spec.train.batch_size)
+        },
         inference_images_per_s: infer * batch as f64,
     })
 }

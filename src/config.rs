@@ -162,9 +162,13 @@ pub struct DenoiseEval {
     /// Test noise levels (0–255 scale) for the robustness curve (B2).
     #[serde(default = "default_sigmas")]
     pub robustness_sigmas: Vec<f64>,
-    /// Average the model over the eight flips/rotations at test time.
+    /// Average the model over the eight flips/rotations in the final evaluation.
     #[serde(default)]
     pub self_ensemble: bool,
+    /// Also run the classical baselines (Gaussian blur, non-local means),
+    /// tuned on the validation split, on the same noisy test images.
+    #[serde(default = "yes")]
+    pub baselines: bool,
 }
 
 impl Default for DenoiseEval {
@@ -172,6 +176,7 @@ impl Default for DenoiseEval {
         DenoiseEval {
             robustness_sigmas: default_sigmas(),
             self_ensemble: false,
+            baselines: true,
         }
     }
 }
@@ -266,18 +271,11 @@ pub struct OrderingTrain {
 /// Evaluation options of an ordering run.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+#[derive(Default)]
 pub struct OrderingEval {
     /// Replace S's bit by a fair coin at evaluation (ablation: no communication).
     #[serde(default)]
     pub randomise_bit: bool,
-}
-
-impl Default for OrderingEval {
-    fn default() -> Self {
-        OrderingEval {
-            randomise_bit: false,
-        }
-    }
 }
 
 /// A config problem, phrased for the person who wrote the file.
@@ -396,14 +394,15 @@ fn clean_toml_error(e: &toml::de::Error) -> String {
     message.replace("expected one of", "allowed keys:")
 }
 
+/// One point of a sweep: the swept `(key, value)` pairs and the resulting table.
+pub type SweepPoint = (Vec<(String, String)>, toml::Table);
+
 /// Expands every array value into alternatives and returns the cartesian
 /// product, each with the list of swept `(key, value)` pairs.
 ///
 /// Arrays of tables are structure, not sweeps; the schema has one list-valued
 /// key (`eval.robustness_sigmas`), which is taken as a value, not a sweep.
-pub fn expand_sweeps(
-    table: &toml::Table,
-) -> Result<Vec<(Vec<(String, String)>, toml::Table)>, String> {
+pub fn expand_sweeps(table: &toml::Table) -> Result<Vec<SweepPoint>, String> {
     let mut axes: Vec<(Vec<String>, Vec<toml::Value>)> = Vec::new();
     collect_axes(table, &mut Vec::new(), &mut axes)?;
     let mut out = vec![(Vec::new(), table.clone())];
@@ -631,7 +630,8 @@ impl Validate for DenoiseSpec {
             t.crop,
         );
         c.check(
-            m.unshuffle == 0 || (t.crop % m.unshuffle == 0 && d.image_size % m.unshuffle == 0),
+            m.unshuffle == 0
+                || (t.crop.is_multiple_of(m.unshuffle) && d.image_size.is_multiple_of(m.unshuffle)),
             "train.crop and data.image_size",
             &format!("be multiples of model.unshuffle = {}", m.unshuffle),
             format!("{} and {}", t.crop, d.image_size),
@@ -683,7 +683,12 @@ impl Validate for OrderingSpec {
             "be at least 2 (a pair)",
             d.heldout_images,
         );
-        c.check(d.val_images >= 2, "data.val_images", "be at least 2 (a pair)", d.val_images);
+        c.check(
+            d.val_images >= 2,
+            "data.val_images",
+            "be at least 2 (a pair)",
+            d.val_images,
+        );
         c.check(
             d.train_images + d.val_images + d.heldout_images <= CIFAR_TRAIN_RECORDS,
             "data.train_images + data.val_images + data.heldout_images",

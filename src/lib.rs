@@ -7,6 +7,7 @@
 //! (run folders) → `report` (tables, plots, Markdown and PDF).
 
 pub mod backend;
+pub mod baselines;
 pub mod bench;
 pub mod config;
 pub mod data;

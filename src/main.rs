@@ -41,6 +41,29 @@ enum Command {
         /// Only check the files and print the runs they describe.
         #[arg(long)]
         dry_run: bool,
+        /// Run only point N (0-based) of each file's sweep, as a job-array task does.
+        #[arg(long, value_name = "N")]
+        index: Option<usize>,
+        /// Sweep id to record (a job array passes one id to all its tasks).
+        #[arg(long, value_name = "ID")]
+        sweep_id: Option<String>,
+    },
+    /// Print a Slurm job-array script that runs every point of a sweep as one array task.
+    ///
+    /// Submit it with `sbatch`; each task runs `exprun run --index $SLURM_ARRAY_TASK_ID`,
+    /// and all results land in the same runs folder under one sweep id.
+    Slurm {
+        /// The experiment file (usually a sweep).
+        file: PathBuf,
+        /// Folder that receives the run folders.
+        #[arg(long, default_value = "runs")]
+        runs: PathBuf,
+        /// CPU cores per task.
+        #[arg(long, default_value_t = 2)]
+        cpus: usize,
+        /// Wall-time limit per task, Slurm syntax.
+        #[arg(long, default_value = "01:00:00")]
+        time: String,
     },
     /// Build the report (Markdown, plots and PDF) from the finished runs.
     Report {
@@ -105,7 +128,22 @@ fn dispatch(command: Command) -> Result<()> {
             runs,
             backend,
             dry_run,
-        } => run(&files, &runs, backend.map(Backend::from), dry_run),
+            index,
+            sweep_id,
+        } => run(
+            &files,
+            &runs,
+            backend.map(Backend::from),
+            dry_run,
+            index,
+            sweep_id,
+        ),
+        Command::Slurm {
+            file,
+            runs,
+            cpus,
+            time,
+        } => slurm(&file, &runs, cpus, &time),
         Command::Report { runs, out, no_pdf } => {
             let written = report::build(&runs, &out, !no_pdf)?;
             for path in written {
@@ -113,7 +151,11 @@ fn dispatch(command: Command) -> Result<()> {
             }
             Ok(())
         }
-        Command::Bench { files, backend, seconds } => bench(&files, backend.map(Backend::from), seconds),
+        Command::Bench {
+            files,
+            backend,
+            seconds,
+        } => bench(&files, backend.map(Backend::from), seconds),
         Command::Data => {
             let store = DataStore::from_env();
             store.ensure_all()?;
@@ -131,12 +173,26 @@ fn run(
     runs_root: &std::path::Path,
     backend: Option<Backend>,
     dry_run: bool,
+    index: Option<usize>,
+    sweep_id_arg: Option<String>,
 ) -> Result<()> {
     // Check every file before training anything, so a typo in the last file
     // does not surface after an hour of runs.
     let mut plans = Vec::new();
     for file in files {
-        plans.push((file, config::load_file(file)?));
+        let mut file_plans = config::load_file(file)?;
+        if let Some(i) = index {
+            if i >= file_plans.len() {
+                bail!(
+                    "{}: --index {i} is out of range; the file describes {} run(s), indices 0 to {}",
+                    file.display(),
+                    file_plans.len(),
+                    file_plans.len() - 1
+                );
+            }
+            file_plans = vec![file_plans.swap_remove(i)];
+        }
+        plans.push((file, file_plans));
     }
     if dry_run {
         for (file, file_plans) in &plans {
@@ -157,12 +213,14 @@ fn run(
     let store = DataStore::from_env();
     let mut failures = 0;
     for (file, file_plans) in &plans {
-        let sweep_id = (file_plans.len() > 1).then(|| {
-            format!(
-                "{}_{}",
-                runs::utc_now().replace([':', '-'], ""),
-                file_plans[0].experiment.name()
-            )
+        let sweep_id = sweep_id_arg.clone().or_else(|| {
+            (file_plans.len() > 1).then(|| {
+                format!(
+                    "{}_{}",
+                    runs::utc_now().replace([':', '-'], ""),
+                    file_plans[0].experiment.name()
+                )
+            })
         });
         for plan in file_plans {
             if runs::interrupted() {
@@ -215,5 +273,46 @@ fn bench(files: &[PathBuf], backend: Option<Backend>, seconds: f64) -> Result<()
             );
         }
     }
+    Ok(())
+}
+
+fn slurm(
+    file: &std::path::Path,
+    runs_root: &std::path::Path,
+    cpus: usize,
+    time: &str,
+) -> Result<()> {
+    let plans = config::load_file(file)?;
+    let name = plans[0].experiment.name().to_string();
+    let sweep_id = format!("{}_{name}", runs::utc_now().replace([':', '-'], ""));
+    let here = std::env::current_dir()?;
+    let exe = std::env::current_exe()?;
+    let abs = |p: &std::path::Path| {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            here.join(p)
+        }
+    };
+    print!(
+        "#!/usr/bin/env bash\n\
+         # Job array for {file}: {n} run(s), one per array task, all under sweep id {sweep_id}.\n\
+         # Submit with: sbatch this-script.sh   (or run one task by hand: SLURM_ARRAY_TASK_ID=0 bash this-script.sh)\n\
+         #SBATCH --job-name={name}\n\
+         #SBATCH --array=0-{last}\n\
+         #SBATCH --cpus-per-task={cpus}\n\
+         #SBATCH --time={time}\n\
+         #SBATCH --output={runs}/slurm-%A_%a.out\n\
+         set -euo pipefail\n\
+         cd {here}\n\
+         exec {exe} run --index \"${{SLURM_ARRAY_TASK_ID:?set by Slurm, or by hand}}\" --sweep-id {sweep_id} --runs {runs} {file_abs}\n",
+        file = file.display(),
+        n = plans.len(),
+        last = plans.len() - 1,
+        runs = abs(runs_root).display(),
+        here = here.display(),
+        exe = exe.display(),
+        file_abs = abs(file).display(),
+    );
     Ok(())
 }

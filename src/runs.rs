@@ -108,10 +108,10 @@ pub fn burn_version() -> String {
     let lock = include_str!("../Cargo.lock");
     let mut lines = lock.lines();
     while let Some(line) = lines.next() {
-        if line == "name = \"burn\"" {
-            if let Some(v) = lines.next().and_then(|l| l.strip_prefix("version = \"")) {
-                return v.trim_end_matches('"').to_string();
-            }
+        if line == "name = \"burn\""
+            && let Some(v) = lines.next().and_then(|l| l.strip_prefix("version = \""))
+        {
+            return v.trim_end_matches('"').to_string();
         }
     }
     "unknown".into()

@@ -21,23 +21,33 @@ fn every_shipped_experiment_parses_and_validates() {
             }
         }
     }
-    assert!(count >= 4, "expected the reference and smoke experiments, found {count}");
+    assert!(
+        count >= 4,
+        "expected the reference and smoke experiments, found {count}"
+    );
 }
 
 #[test]
 fn reference_experiments_match_the_brief() {
     let plans = parse_str(DENOISE).unwrap();
-    let Experiment::Denoise(d) = &plans[0].experiment else { panic!("denoise.toml is not a denoising experiment") };
+    let Experiment::Denoise(d) = &plans[0].experiment else {
+        panic!("denoise.toml is not a denoising experiment")
+    };
     assert_eq!(d.data.train_images, 100);
     assert_eq!(d.data.image_size, 64);
     let plans = parse_str(ORDERING).unwrap();
-    let Experiment::Ordering(o) = &plans[0].experiment else { panic!("ordering.toml is not an ordering experiment") };
+    let Experiment::Ordering(o) = &plans[0].experiment else {
+        panic!("ordering.toml is not an ordering experiment")
+    };
     assert_eq!(o.data.train_images, 100);
 }
 
 /// Replaces `from` by `to`, failing loudly if the reference file no longer holds `from`.
 fn edit(text: &str, from: &str, to: &str) -> String {
-    assert!(text.contains(from), "the reference experiment no longer contains {from:?}; update this test");
+    assert!(
+        text.contains(from),
+        "the reference experiment no longer contains {from:?}; update this test"
+    );
     text.replace(from, to)
 }
 
@@ -54,8 +64,15 @@ fn unknown_key_is_named_with_the_allowed_keys() {
 
 #[test]
 fn wrong_type_is_reported() {
-    let e = error_of(&edit(DENOISE, "batch_size = 16", "batch_size = \"sixteen\""));
-    assert!(e.contains("batch_size") || e.contains("invalid type"), "{e}");
+    let e = error_of(&edit(
+        DENOISE,
+        "batch_size = 16",
+        "batch_size = \"sixteen\"",
+    ));
+    assert!(
+        e.contains("batch_size") || e.contains("invalid type"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -81,8 +98,15 @@ fn missing_key_is_named() {
 #[test]
 fn unknown_architecture_and_task_list_the_allowed_names() {
     let e = error_of(&edit(DENOISE, "arch = \"residual_cnn\"", "arch = \"unet\""));
-    assert!(e.contains("model.arch") && e.contains("residual_cnn"), "{e}");
-    let e = error_of(&edit(ORDERING, "estimator = \"straight_through\"", "estimator = \"gumbel\""));
+    assert!(
+        e.contains("model.arch") && e.contains("residual_cnn"),
+        "{e}"
+    );
+    let e = error_of(&edit(
+        ORDERING,
+        "estimator = \"straight_through\"",
+        "estimator = \"gumbel\"",
+    ));
     assert!(e.contains("reinforce"), "{e}");
     let e = error_of(&edit(DENOISE, "task = \"denoise\"", "task = \"classify\""));
     assert!(e.contains("ordering"), "{e}");
@@ -91,20 +115,30 @@ fn unknown_architecture_and_task_list_the_allowed_names() {
 #[test]
 fn empty_binary_and_broken_files_are_rejected_with_the_file_name() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&str, &[u8]); 3] = [("empty.toml", b""), ("binary.toml", &[0xff, 0xfe, 0x00, 0x9c]), ("broken.toml", b"name = \"x\"\n[train\n")];
+    let cases: [(&str, &[u8]); 3] = [
+        ("empty.toml", b""),
+        ("binary.toml", &[0xff, 0xfe, 0x00, 0x9c]),
+        ("broken.toml", b"name = \"x\"\n[train\n"),
+    ];
     for (name, bytes) in cases {
         let path = dir.path().join(name);
         std::fs::write(&path, bytes).unwrap();
         let e = load_file(&path).expect_err("must be rejected").to_string();
         assert!(e.contains(name), "{e}");
     }
-    let e = load_file(Path::new("experiments/no-such-file.toml")).expect_err("missing file").to_string();
+    let e = load_file(Path::new("experiments/no-such-file.toml"))
+        .expect_err("missing file")
+        .to_string();
     assert!(e.contains("no-such-file.toml"), "{e}");
 }
 
 #[test]
 fn a_list_of_values_becomes_a_sweep() {
-    let plans = parse_str(&edit(DENOISE, "sigma = 25.0", "sigma = [15.0, 25.0, 50.0]").replace("lr = 3e-3", "lr = [1e-3, 3e-3]")).unwrap();
+    let plans = parse_str(
+        &edit(DENOISE, "sigma = 25.0", "sigma = [15.0, 25.0, 50.0]")
+            .replace("lr = 3e-3", "lr = [1e-3, 3e-3]"),
+    )
+    .unwrap();
     assert_eq!(plans.len(), 6);
     let sigmas: Vec<f64> = plans
         .iter()

@@ -13,7 +13,22 @@ const FILES: [&str; 4] = [
 
 /// Replacement fragments that exercise types, ranges, sweeps and syntax.
 const FRAGMENTS: [&str; 16] = [
-    "-1", "0", "1e309", "nan", "inf", "\"x\"", "[1, 2]", "[]", "true", "{}", "[[a]]", "=", "\n[", "999999999999999999999", "0.0", "\"\"",
+    "-1",
+    "0",
+    "1e309",
+    "nan",
+    "inf",
+    "\"x\"",
+    "[1, 2]",
+    "[]",
+    "true",
+    "{}",
+    "[[a]]",
+    "=",
+    "\n[",
+    "999999999999999999999",
+    "0.0",
+    "\"\"",
 ];
 
 proptest! {

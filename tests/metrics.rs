@@ -3,7 +3,9 @@
 use exprun::metrics::{mse, psnr, ssim};
 
 fn pattern_a(n: usize) -> Vec<f32> {
-    (0..n * n).map(|i| (((i % n) * 7 + (i / n) * 13) % 17) as f32 / 16.0).collect()
+    (0..n * n)
+        .map(|i| (((i % n) * 7 + (i / n) * 13) % 17) as f32 / 16.0)
+        .collect()
 }
 
 #[test]
@@ -36,7 +38,10 @@ fn ssim_matches_scikit_image() {
     let ramp: Vec<f32> = (0..n * n).map(|i| (i % n) as f32 / 23.0).collect();
     let checker: Vec<f32> = (0..n * n).map(|i| ((i % n + i / n) % 2) as f32).collect();
     let got = ssim(&ramp, &checker, n);
-    assert!((got - 0.003_290_458_276_049_397_8).abs() < 1e-5, "got {got}");
+    assert!(
+        (got - 0.003_290_458_276_049_397_8).abs() < 1e-5,
+        "got {got}"
+    );
 }
 
 #[test]
@@ -44,6 +49,10 @@ fn ssim_is_one_for_identical_images_and_lower_for_noise() {
     let n = 32;
     let a = pattern_a(n);
     assert!((ssim(&a, &a, n) - 1.0).abs() < 1e-9);
-    let noisy: Vec<f32> = a.iter().enumerate().map(|(i, v)| v + if i % 2 == 0 { 0.2 } else { -0.2 }).collect();
+    let noisy: Vec<f32> = a
+        .iter()
+        .enumerate()
+        .map(|(i, v)| v + if i % 2 == 0 { 0.2 } else { -0.2 })
+        .collect();
     assert!(ssim(&a, &noisy, n) < 0.9);
 }

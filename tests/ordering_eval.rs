@@ -5,7 +5,7 @@
 use burn::prelude::*;
 use exprun::config::AgentsSpec;
 use exprun::models::agents::{Receiver, Sender};
-use exprun::tasks::ordering::{Cases, play_scores, play_stacks, play};
+use exprun::tasks::ordering::{Cases, play, play_scores, play_stacks};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -47,15 +47,27 @@ fn a_coin_instead_of_the_bit_gives_chance() {
 fn score_path_equals_forward_path_for_structured_agents() {
     let device = Device::flex();
     device.seed(3);
-    let spec = AgentsSpec { arch: "score".into(), channels: 4 };
+    let spec = AgentsSpec {
+        arch: "score".into(),
+        channels: 4,
+    };
     let (s, r) = (Sender::new(&spec, &device), Receiver::new(&spec, &device));
-    let images = Tensor::<4>::random([12, 3, 32, 32], burn::tensor::Distribution::Uniform(0.0, 1.0), &device);
+    let images = Tensor::<4>::random(
+        [12, 3, 32, 32],
+        burn::tensor::Distribution::Uniform(0.0, 1.0),
+        &device,
+    );
     let c = Cases::exhaustive(12);
     let fast = play(&s, &r, &images, &c, None);
     let slow = play_stacks(&s, &r, &images, &c, None);
     assert_eq!(fast.bit, slow.bit);
     assert_eq!(fast.decision, slow.decision);
     // Antisymmetry: S's bits for (i, j) and (j, i) differ.
-    let bit_of = |i: usize, j: usize| (0..c.len()).find(|&k| c.first[k] == i && c.second[k] == j).map(|k| fast.bit[k]).unwrap();
+    let bit_of = |i: usize, j: usize| {
+        (0..c.len())
+            .find(|&k| c.first[k] == i && c.second[k] == j)
+            .map(|k| fast.bit[k])
+            .unwrap()
+    };
     assert_ne!(bit_of(2, 7), bit_of(7, 2));
 }

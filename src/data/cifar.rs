@@ -74,7 +74,7 @@ pub fn ensure(store: &DataStore) -> Result<()> {
 
 /// Checks the record structure: whole records, enough of them, labels 0–9.
 pub fn check_records(bytes: &[u8], needed: usize) -> Result<()> {
-    if bytes.len() % RECORD != 0 {
+    if !bytes.len().is_multiple_of(RECORD) {
         bail!(
             "its size, {} bytes, is not a multiple of the {RECORD}-byte record (the file is truncated or not CIFAR-10)",
             bytes.len()

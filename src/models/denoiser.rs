@@ -42,7 +42,10 @@ impl ResidualCnn {
         // The last convolution starts at zero, so the untrained network is the
         // identity (it predicts no noise) and the first steps refine from
         // there instead of undoing a random initial output.
-        let he = Initializer::KaimingNormal { gain: std::f64::consts::SQRT_2, fan_out_only: false };
+        let he = Initializer::KaimingNormal {
+            gain: std::f64::consts::SQRT_2,
+            fan_out_only: false,
+        };
         let conv = |c_in: usize, c_out: usize, init: Initializer| {
             Conv2dConfig::new([c_in, c_out], [3, 3])
                 .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))

@@ -70,10 +70,10 @@ pub fn scan(root: &Path) -> Result<Vec<FoundRun>> {
     };
     for entry in entries.flatten() {
         let dir = entry.path();
-        if dir.join("run.json").is_file() {
-            if let Ok(info) = read_info(&dir) {
-                runs.push(FoundRun { dir, info });
-            }
+        if dir.join("run.json").is_file()
+            && let Ok(info) = read_info(&dir)
+        {
+            runs.push(FoundRun { dir, info });
         }
     }
     runs.sort_by_key(FoundRun::id);

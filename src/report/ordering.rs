@@ -278,13 +278,29 @@ fn protocol(run: &FoundRun, p: &Protocol, out: &Path) -> Result<Vec<Block>> {
         .unwrap_or_default();
     scatter_plot(
         &out.join("ordering_scores.svg"),
-        &Axes { title: "Learned scores of the training images", x_label: "S's score f_S", y_label: "R's score f_R", log_y: false },
-        &[Series::new("training image", p.train_points.iter().map(|&(s, r, _)| (s, r)).collect())],
+        &Axes {
+            title: "Learned scores of the training images",
+            x_label: "S's score f_S",
+            y_label: "R's score f_R",
+            log_y: false,
+        },
+        &[Series::new(
+            "training image",
+            p.train_points.iter().map(|&(s, r, _)| (s, r)).collect(),
+        )],
     )?;
     scatter_plot(
         &out.join("ordering_brightness.svg"),
-        &Axes { title: "S's score against mean brightness", x_label: "mean brightness (0–1)", y_label: "S's score f_S", log_y: false },
-        &[Series::new("training image", p.train_points.iter().map(|&(s, _, m)| (m, s)).collect())],
+        &Axes {
+            title: "S's score against mean brightness",
+            x_label: "mean brightness (0–1)",
+            y_label: "S's score f_S",
+            log_y: false,
+        },
+        &[Series::new(
+            "training image",
+            p.train_points.iter().map(|&(s, _, m)| (m, s)).collect(),
+        )],
     )?;
     b.push(Block::Figure {
         path: "ordering_brightness.svg".into(),
@@ -304,7 +320,11 @@ fn protocol(run: &FoundRun, p: &Protocol, out: &Path) -> Result<Vec<Block>> {
         p.kendall_tau_train, p.kendall_tau_heldout
     )));
     run.copy_artifact("closest_pairs.png", out, "ordering_closest_pairs.png")?;
-    let gaps: Vec<String> = p.closest_pairs.iter().map(|(_, _, g)| format!("{g:.4}")).collect();
+    let gaps: Vec<String> = p
+        .closest_pairs
+        .iter()
+        .map(|(_, _, g)| format!("{g:.4}"))
+        .collect();
     b.push(Block::Figure {
         path: "ordering_closest_pairs.png".into(),
         caption: format!(

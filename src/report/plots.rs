@@ -99,7 +99,11 @@ pub fn line_plot(path: &Path, axes: &Axes, series: &[Series]) -> Result<()> {
             .draw()
             .map_err(|e| anyhow!("{e:?}"))?;
         draw_series(&mut chart, series)?;
-        legend(&mut chart, label_style, legend_corner(&pts, (x0, x1), (ly0.ln(), ly1.ln()), true))?;
+        legend(
+            &mut chart,
+            label_style,
+            legend_corner(&pts, (x0, x1), (ly0.ln(), ly1.ln()), true),
+        )?;
     } else {
         let pad = (y1 - y0) * 0.05;
         let mut chart = builder
@@ -116,7 +120,11 @@ pub fn line_plot(path: &Path, axes: &Axes, series: &[Series]) -> Result<()> {
             .draw()
             .map_err(|e| anyhow!("{e:?}"))?;
         draw_series(&mut chart, series)?;
-        legend(&mut chart, label_style, legend_corner(&pts, (x0, x1), (y0 - pad, y1 + pad), false))?;
+        legend(
+            &mut chart,
+            label_style,
+            legend_corner(&pts, (x0, x1), (y0 - pad, y1 + pad), false),
+        )?;
     }
     root.present()
         .map_err(|e| anyhow!("cannot write {}: {e:?}", path.display()))?;
@@ -171,16 +179,37 @@ fn tick(v: f64) -> String {
     }
     let digits = (3 - v.abs().log10().floor() as i32).clamp(0, 6) as usize;
     let s = format!("{v:.digits$}");
-    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s }
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
 }
 
 /// Puts the legend in the right-hand corner (upper or lower) that holds fewer data points.
-fn legend_corner(pts: &[(f64, f64)], (x0, x1): (f64, f64), (y0, y1): (f64, f64), log_y: bool) -> SeriesLabelPosition {
+fn legend_corner(
+    pts: &[(f64, f64)],
+    (x0, x1): (f64, f64),
+    (y0, y1): (f64, f64),
+    log_y: bool,
+) -> SeriesLabelPosition {
     let y_of = |y: f64| if log_y { y.max(1e-300).ln() } else { y };
     let right = |p: &&(f64, f64)| p.0 > x0 + 0.45 * (x1 - x0);
-    let upper = pts.iter().filter(right).filter(|p| y_of(p.1) > y0 + 0.6 * (y1 - y0)).count();
-    let lower = pts.iter().filter(right).filter(|p| y_of(p.1) < y0 + 0.4 * (y1 - y0)).count();
-    if upper <= lower { SeriesLabelPosition::UpperRight } else { SeriesLabelPosition::LowerRight }
+    let upper = pts
+        .iter()
+        .filter(right)
+        .filter(|p| y_of(p.1) > y0 + 0.6 * (y1 - y0))
+        .count();
+    let lower = pts
+        .iter()
+        .filter(right)
+        .filter(|p| y_of(p.1) < y0 + 0.4 * (y1 - y0))
+        .count();
+    if upper <= lower {
+        SeriesLabelPosition::UpperRight
+    } else {
+        SeriesLabelPosition::LowerRight
+    }
 }
 
 fn legend<'a, X, Y>(
@@ -205,12 +234,20 @@ where
 
 /// Draws `series` as points (no lines) into an SVG file.
 pub fn scatter_plot(path: &Path, axes: &Axes, series: &[Series]) -> Result<()> {
-    let pts: Vec<(f64, f64)> = series.iter().flat_map(|s| s.points.iter().copied()).filter(|(x, y)| x.is_finite() && y.is_finite()).collect();
+    let pts: Vec<(f64, f64)> = series
+        .iter()
+        .flat_map(|s| s.points.iter().copied())
+        .filter(|(x, y)| x.is_finite() && y.is_finite())
+        .collect();
     if pts.is_empty() {
         return Err(anyhow!("nothing to plot for {}", axes.title));
     }
-    let (x0, x1) = pts.iter().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
-    let (y0, y1) = pts.iter().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
+    let (x0, x1) = pts
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
+    let (y0, y1) = pts
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
     let (px, py) = (((x1 - x0) * 0.05).max(1e-9), ((y1 - y0) * 0.05).max(1e-9));
     let root = SVGBackend::new(path, (720, 420)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| anyhow!("{e:?}"))?;
@@ -240,7 +277,12 @@ pub fn scatter_plot(path: &Path, axes: &Axes, series: &[Series]) -> Result<()> {
             .label(s.name.clone())
             .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
     }
-    legend(&mut chart, label_style, legend_corner(&pts, (x0, x1), (y0, y1), false))?;
-    root.present().map_err(|e| anyhow!("cannot write {}: {e:?}", path.display()))?;
+    legend(
+        &mut chart,
+        label_style,
+        legend_corner(&pts, (x0, x1), (y0, y1), false),
+    )?;
+    root.present()
+        .map_err(|e| anyhow!("cannot write {}: {e:?}", path.display()))?;
     Ok(())
 }

@@ -22,14 +22,29 @@ fn finals(run: &FoundRun) -> Option<(Vec<&'static str>, Vec<f64>)> {
             let s: DenoiseSummary = run.json("summary.json").ok()?;
             Some((
                 vec!["val PSNR dB", "test PSNR dB", "test SSIM", "train s"],
-                vec![s.val.denoised.psnr, s.test.denoised.psnr, s.test.denoised.ssim, s.fit.train_seconds],
+                vec![
+                    s.val.denoised.psnr,
+                    s.test.denoised.psnr,
+                    s.test.denoised.ssim,
+                    s.fit.train_seconds,
+                ],
             ))
         }
         "ordering" => {
             let s: OrderingSummary = run.json("summary.json").ok()?;
             Some((
-                vec!["train errors", "train error %", "held-out error %", "train s"],
-                vec![s.train.errors as f64, 100.0 * s.train.error_rate, 100.0 * s.heldout.error_rate, s.fit.train_seconds],
+                vec![
+                    "train errors",
+                    "train error %",
+                    "held-out error %",
+                    "train s",
+                ],
+                vec![
+                    s.train.errors as f64,
+                    100.0 * s.train.error_rate,
+                    100.0 * s.heldout.error_rate,
+                    s.fit.train_seconds,
+                ],
             ))
         }
         _ => None,
@@ -39,7 +54,11 @@ fn finals(run: &FoundRun) -> Option<(Vec<&'static str>, Vec<f64>)> {
 fn mean_std(v: &[f64]) -> (f64, f64) {
     let n = v.len().max(1) as f64;
     let m = v.iter().sum::<f64>() / n;
-    let var = if v.len() > 1 { v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0) } else { 0.0 };
+    let var = if v.len() > 1 {
+        v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)
+    } else {
+        0.0
+    };
     (m, var.sqrt())
 }
 
@@ -57,7 +76,9 @@ pub fn section(c: &Catalogue, out: &Path) -> Result<Vec<Block>> {
     }
     b.push(Block::Heading(1, "Sweeps and seeds".into()));
     for (k, (id, runs)) in sweeps.iter().enumerate() {
-        let Some((names, _)) = finals(runs[0]) else { continue };
+        let Some((names, _)) = finals(runs[0]) else {
+            continue;
+        };
         let keys: Vec<String> = runs[0].info.swept.iter().map(|(k, _)| k.clone()).collect();
         let mut header = keys.clone();
         header.extend(names.iter().map(|s| s.to_string()));
@@ -80,12 +101,23 @@ pub fn section(c: &Catalogue, out: &Path) -> Result<Vec<Block>> {
             rows.push(row);
         }
         let experiment = &runs[0].info.experiment;
-        b.push(Block::Heading(2, format!("{experiment}: {} runs varying {}", runs.len(), keys.join(", "))));
+        b.push(Block::Heading(
+            2,
+            format!(
+                "{experiment}: {} runs varying {}",
+                runs.len(),
+                keys.join(", ")
+            ),
+        ));
         b.push(Block::Table {
             caption: format!(
                 "Sweep {id} ({}): each row one run; {}",
                 runs[0].info.source_file,
-                if only_seed { "the last row is the mean ± sample standard deviation over seeds." } else { "swept keys first, then the final metrics." }
+                if only_seed {
+                    "the last row is the mean ± sample standard deviation over seeds."
+                } else {
+                    "swept keys first, then the final metrics."
+                }
             ),
             header,
             rows,
@@ -100,16 +132,38 @@ pub fn section(c: &Catalogue, out: &Path) -> Result<Vec<Block>> {
             .iter()
             .filter_map(|r| {
                 let (h, rows) = read_metrics(&r.dir.join("metrics.csv")).ok()?;
-                let name = r.info.swept.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ");
-                Some(Series::new(name, column(&h, &rows, x_name).into_iter().zip(column(&h, &rows, metric)).collect()))
+                let name = r
+                    .info
+                    .swept
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                Some(Series::new(
+                    name,
+                    column(&h, &rows, x_name)
+                        .into_iter()
+                        .zip(column(&h, &rows, metric))
+                        .collect(),
+                ))
             })
             .collect();
         line_plot(
             &out.join(&plot),
-            &Axes { title: &format!("{experiment}: {label} per run"), x_label, y_label: label, log_y: metric == "train_loss" },
+            &Axes {
+                title: &format!("{experiment}: {label} per run"),
+                x_label,
+                y_label: label,
+                log_y: metric == "train_loss",
+            },
             &series,
         )?;
-        b.push(Block::Figure { path: plot, caption: format!("{label} of every run of the sweep, overlaid."), width: 0.75, pixelated: false });
+        b.push(Block::Figure {
+            path: plot,
+            caption: format!("{label} of every run of the sweep, overlaid."),
+            width: 0.75,
+            pixelated: false,
+        });
     }
     Ok(b)
 }

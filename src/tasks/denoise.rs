@@ -18,6 +18,7 @@ use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Normal};
 use serde::{Deserialize, Serialize};
 
+use crate::baselines::{BaselineResult, gaussian_blur, non_local_means};
 use crate::config::DenoiseSpec;
 use crate::data::DataStore;
 use crate::data::bsd::{self, Gray};
@@ -93,6 +94,38 @@ pub fn denoise_all(
         out.extend(y.chunks(size * size).map(<[f32]>::to_vec));
     }
     out
+}
+
+/// The inverse of each of the eight symmetries (found by applying them to a test tile).
+fn dihedral_inverse(t: u8) -> u8 {
+    let tile: Vec<f32> = (0..9).map(|v| v as f32).collect();
+    (0..8u8)
+        .find(|&u| dihedral(&dihedral(&tile, 3, t), 3, u) == tile)
+        .expect("the dihedral group is closed")
+}
+
+/// Denoises with test-time self-ensemble: the mean of the model's outputs on
+/// the eight flips/rotations of each image, each mapped back.
+pub fn denoise_ensemble(
+    model: &ResidualCnn,
+    noisy: &[Vec<f32>],
+    size: usize,
+    device: &Device,
+) -> Vec<Vec<f32>> {
+    let mut sum = vec![vec![0.0f32; size * size]; noisy.len()];
+    for t in 0..8u8 {
+        let inv = dihedral_inverse(t);
+        let turned: Vec<Vec<f32>> = noisy.iter().map(|n| dihedral(n, size, t)).collect();
+        for (acc, out) in sum
+            .iter_mut()
+            .zip(denoise_all(model, &turned, size, device))
+        {
+            for (a, v) in acc.iter_mut().zip(dihedral(&out, size, inv)) {
+                *a += v / 8.0;
+            }
+        }
+    }
+    sum
 }
 
 /// The task-1 side of the training loop.
@@ -238,8 +271,14 @@ pub struct DenoiseSummary {
     pub test_images: Vec<ImageScore>,
     /// Test-set inference speed of the trained model, images per second.
     pub inference_images_per_s: f64,
+    /// Whether the final numbers average the eight flips/rotations.
+    #[serde(default)]
+    pub self_ensemble: bool,
     /// File names of the `.npy` arrays in the run folder (B8).
     pub arrays: Vec<String>,
+    /// Classical denoisers on the same noisy test images (B1).
+    #[serde(default)]
+    pub baselines: Vec<BaselineResult>,
 }
 
 /// Trains and evaluates one denoising experiment inside `run`.
@@ -334,10 +373,17 @@ pub fn execute(
             denoised: quality(&out, size),
         }
     };
-    let train_out = denoise_all(&model, &train_set.noisy, size, &infer_device);
-    let val_out = denoise_all(&model, &val_set.noisy, size, &infer_device);
+    let final_pass = |noisy: &[Vec<f32>]| {
+        if spec.eval.self_ensemble {
+            denoise_ensemble(&model, noisy, size, &infer_device)
+        } else {
+            denoise_all(&model, noisy, size, &infer_device)
+        }
+    };
+    let train_out = final_pass(&train_set.noisy);
+    let val_out = final_pass(&val_set.noisy);
     let started = Instant::now();
-    let test_out = denoise_all(&model, &test_set.noisy, size, &infer_device);
+    let test_out = final_pass(&test_set.noisy);
     let inference_images_per_s = test_set.noisy.len() as f64 / started.elapsed().as_secs_f64();
 
     let test_images = test_set
@@ -362,7 +408,7 @@ pub fn execute(
                 s,
                 eval_seed(spec.noise.eval_seed, "test").wrapping_add(s.to_bits()),
             );
-            let out = denoise_all(&model, &noisy, size, &infer_device);
+            let out = final_pass(&noisy);
             let pairs_in: Vec<(&[f32], &[f32])> = test_set
                 .clean
                 .iter()
@@ -386,6 +432,11 @@ pub fn execute(
         .collect();
 
     let arrays = write_arrays(run, &test_set, &test_out, size)?;
+    let baselines = if spec.eval.baselines {
+        run_baselines(&val_set, &test_set, sigma, size)
+    } else {
+        Vec::new()
+    };
     write_examples(run, "examples_train.png", &train_set, &train_out, size)?;
     write_examples(run, "examples_test.png", &test_set, &test_out, size)?;
     write_sigma_gallery(run, &test_set.clean[0], spec.noise.eval_seed, size)?;
@@ -401,7 +452,9 @@ pub fn execute(
         robustness,
         test_images,
         inference_images_per_s,
+        self_ensemble: spec.eval.self_ensemble,
         arrays,
+        baselines,
     };
     run.write_json("summary.json", &summary)?;
     Ok(summary)
@@ -466,4 +519,66 @@ fn write_sigma_gallery(run: &Run, image: &Gray, seed: u64, size: usize) -> Resul
         .collect();
     let row: Vec<&[f32]> = tiles.iter().map(Vec::as_slice).collect();
     save_gray_grid(&run.path("sigma_gallery.png"), &[row], size)
+}
+
+/// Mean PSNR of `method` over a set.
+fn mean_psnr(set: &EvalSet, method: &dyn Fn(&[f32]) -> Vec<f32>) -> f64 {
+    set.clean
+        .iter()
+        .zip(&set.noisy)
+        .map(|(c, n)| psnr(&c.pixels, &clip01(&method(n))))
+        .sum::<f64>()
+        / set.clean.len().max(1) as f64
+}
+
+/// Tunes each classical baseline's parameter on the validation set, then
+/// scores it on the noisy test inputs the model saw (B1).
+fn run_baselines(val: &EvalSet, test: &EvalSet, sigma255: f64, size: usize) -> Vec<BaselineResult> {
+    let sigma = sigma255 / 255.0;
+    type Method = Box<dyn Fn(&[f32]) -> Vec<f32>>;
+    let blur = |b: f64| -> Method { Box::new(move |n: &[f32]| gaussian_blur(n, size, b)) };
+    let nlm = |h: f64| -> Method {
+        Box::new(move |n: &[f32]| non_local_means(n, size, sigma, h * sigma))
+    };
+    let candidates: Vec<(&str, Vec<(String, Method)>)> = vec![
+        (
+            "Gaussian blur",
+            [0.5, 0.75, 1.0, 1.25, 1.5, 2.0]
+                .iter()
+                .map(|&b| (format!("blur σ = {b} px"), blur(b)))
+                .collect(),
+        ),
+        (
+            "non-local means",
+            [0.3, 0.45, 0.6, 0.8, 1.0]
+                .iter()
+                .map(|&h| (format!("h = {h}·σ"), nlm(h)))
+                .collect(),
+        ),
+    ];
+    candidates
+        .into_iter()
+        .filter_map(|(name, options)| {
+            let (label, best) = options
+                .into_iter()
+                .max_by(|a, b| mean_psnr(val, &*a.1).total_cmp(&mean_psnr(val, &*b.1)))?;
+            let started = Instant::now();
+            let outs: Vec<Vec<f32>> = test.noisy.iter().map(|n| best(n)).collect();
+            let ms = 1000.0 * started.elapsed().as_secs_f64() / test.noisy.len().max(1) as f64;
+            let pairs: Vec<(&[f32], &[f32])> = test
+                .clean
+                .iter()
+                .zip(&outs)
+                .map(|(c, o)| (c.pixels.as_slice(), o.as_slice()))
+                .collect();
+            let q = quality(&pairs, size);
+            Some(BaselineResult {
+                method: name.into(),
+                parameter: label,
+                test_psnr: q.psnr,
+                test_ssim: q.ssim,
+                ms_per_image: ms,
+            })
+        })
+        .collect()
 }

@@ -354,13 +354,29 @@ impl OrderingTrainer<'_> {
     fn all_pairs_loss(&mut self, sender: &Sender, receiver: &Receiver) -> (Tensor<1>, f64) {
         let n = self.n_train;
         let device = self.train_images.device();
-        let fs = sender.score(self.train_images.clone()).expect("validated: structured sender");
-        let fr = receiver.score(self.train_images.clone()).expect("validated: structured receiver");
+        let fs = sender
+            .score(self.train_images.clone())
+            .expect("validated: structured sender");
+        let fr = receiver
+            .score(self.train_images.clone())
+            .expect("validated: structured receiver");
         let ds = fs.clone().reshape([n, 1]) - fs.reshape([1, n]);
         let dr = fr.clone().reshape([n, 1]) - fr.reshape([1, n]);
         let m = if self.spec.channel.estimator == "reinforce" {
-            let p: Vec<f32> = sigmoid(ds.clone()).into_data().try_to_vec::<f32>().expect("float");
-            let sampled: Vec<f32> = p.iter().map(|&p| if self.rng.random::<f32>() < p { 1.0 } else { 0.0 }).collect();
+            let p: Vec<f32> = sigmoid(ds.clone())
+                .into_data()
+                .try_to_vec::<f32>()
+                .expect("float");
+            let sampled: Vec<f32> = p
+                .iter()
+                .map(|&p| {
+                    if self.rng.random::<f32>() < p {
+                        1.0
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
             Tensor::<2>::from_data(TensorData::new(sampled, [n, n]), &device)
         } else {
             let soft = sigmoid(ds.clone() / self.spec.channel.temperature);
@@ -368,7 +384,9 @@ impl OrderingTrainer<'_> {
             soft.clone() + (hard - soft.detach())
         };
         let x = (m.clone() * 2.0 - 1.0) * dr;
-        let off_diagonal: Vec<f32> = (0..n * n).map(|k| if k / n == k % n { 0.0 } else { 1.0 }).collect();
+        let off_diagonal: Vec<f32> = (0..n * n)
+            .map(|k| if k / n == k % n { 0.0 } else { 1.0 })
+            .collect();
         let mask = Tensor::<2>::from_data(TensorData::new(off_diagonal, [n, n]), &device);
         let per_case = -log_sigmoid(x) * mask.clone();
         let cases = (n * (n - 1)) as f64;
@@ -416,12 +434,14 @@ impl Trainer for OrderingTrainer<'_> {
         let train = self.train_images.clone().inner();
         let heldout = self.heldout_images.clone().inner();
         let val = self.val_images.clone().inner();
-        let (val_cases, _) = heldout_cases(self.n_val, s.is_structured(), 5_000, self.spec.seed ^ 1);
+        let (val_cases, _) =
+            heldout_cases(self.n_val, s.is_structured(), 5_000, self.spec.seed ^ 1);
         let val_error = play(&s, &r, &val, &val_cases, None).error_rate(&val_cases);
         // Exhaustive for structured agents (cheap); generic agents need a
         // forward pass per case, so a fixed sample keeps epochs short (the
         // final evaluation is exhaustive for both).
-        let (train_cases, _) = heldout_cases(self.n_train, s.is_structured(), 5_000, self.spec.seed ^ 2);
+        let (train_cases, _) =
+            heldout_cases(self.n_train, s.is_structured(), 5_000, self.spec.seed ^ 2);
         let train_error = play(&s, &r, &train, &train_cases, None).error_rate(&train_cases);
         let (sample, _) = heldout_cases(self.n_heldout, s.is_structured(), 5_000, self.spec.seed);
         let d = play(&s, &r, &heldout, &sample, None);
@@ -435,7 +455,12 @@ impl Trainer for OrderingTrainer<'_> {
             })
             .sum::<f64>()
             / sample.len() as f64;
-        Ok(vec![train_error, val_error, d.error_rate(&sample), heldout_loss])
+        Ok(vec![
+            train_error,
+            val_error,
+            d.error_rate(&sample),
+            heldout_loss,
+        ])
     }
 }
 
@@ -517,7 +542,13 @@ pub fn execute(
     device: &Device,
 ) -> Result<OrderingSummary> {
     let d = &spec.data;
-    let splits = cifar::load_splits(store, d.train_images, d.val_images, d.heldout_images, d.split_seed)?;
+    let splits = cifar::load_splits(
+        store,
+        d.train_images,
+        d.val_images,
+        d.heldout_images,
+        d.split_seed,
+    )?;
     let train_device = device.clone().autodiff();
     train_device.seed(spec.seed);
     let sender = Sender::new(&spec.model, &train_device);
@@ -581,10 +612,29 @@ pub fn execute(
         )?;
     }
     write_examples(run, &splits.train)?;
-    let protocol = match (s.score(train.clone()), r.score(train.clone()), s.score(heldout.clone()), r.score(heldout.clone())) {
+    let protocol = match (
+        s.score(train.clone()),
+        r.score(train.clone()),
+        s.score(heldout.clone()),
+        r.score(heldout.clone()),
+    ) {
         (Some(fs), Some(fr), Some(hs), Some(hr)) => {
-            let v = |t: Tensor<1>| -> Vec<f64> { t.into_data().try_to_vec::<f32>().expect("float").into_iter().map(f64::from).collect() };
-            let p = analyse_protocol(&splits.train, &v(fs), &v(fr), &splits.heldout, &v(hs), &v(hr));
+            let v = |t: Tensor<1>| -> Vec<f64> {
+                t.into_data()
+                    .try_to_vec::<f32>()
+                    .expect("float")
+                    .into_iter()
+                    .map(f64::from)
+                    .collect()
+            };
+            let p = analyse_protocol(
+                &splits.train,
+                &v(fs),
+                &v(fr),
+                &splits.heldout,
+                &v(hs),
+                &v(hr),
+            );
             write_closest_pairs(run, &splits.train, &p.closest_pairs)?;
             Some(p)
         }
@@ -658,15 +708,29 @@ fn write_examples(run: &Run, images: &[ColorImage]) -> Result<()> {
 /// Simple statistics of an image: mean brightness, channel means, contrast.
 fn image_stats(img: &ColorImage) -> [f64; 5] {
     let px = img.to_f32();
-    let mean = |c: usize| px[c * 1024..(c + 1) * 1024].iter().map(|&v| v as f64).sum::<f64>() / 1024.0;
+    let mean = |c: usize| {
+        px[c * 1024..(c + 1) * 1024]
+            .iter()
+            .map(|&v| v as f64)
+            .sum::<f64>()
+            / 1024.0
+    };
     let (r, g, b) = (mean(0), mean(1), mean(2));
-    let lum: Vec<f64> = (0..1024).map(|i| 0.299 * px[i] as f64 + 0.587 * px[1024 + i] as f64 + 0.114 * px[2048 + i] as f64).collect();
+    let lum: Vec<f64> = (0..1024)
+        .map(|i| 0.299 * px[i] as f64 + 0.587 * px[1024 + i] as f64 + 0.114 * px[2048 + i] as f64)
+        .collect();
     let lm = lum.iter().sum::<f64>() / 1024.0;
     let contrast = (lum.iter().map(|v| (v - lm).powi(2)).sum::<f64>() / 1024.0).sqrt();
     [(r + g + b) / 3.0, r, g, b, contrast]
 }
 
-const STAT_NAMES: [&str; 5] = ["mean brightness", "red mean", "green mean", "blue mean", "contrast (luminance std)"];
+const STAT_NAMES: [&str; 5] = [
+    "mean brightness",
+    "red mean",
+    "green mean",
+    "blue mean",
+    "contrast (luminance std)",
+];
 
 /// Pearson correlation.
 pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
@@ -701,13 +765,32 @@ pub fn kendall_tau(x: &[f64], y: &[f64]) -> f64 {
     s as f64 / (n * (n - 1) / 2).max(1) as f64
 }
 
-fn analyse_protocol(train: &[ColorImage], fs: &[f64], fr: &[f64], heldout: &[ColorImage], hs: &[f64], hr: &[f64]) -> Protocol {
+fn analyse_protocol(
+    train: &[ColorImage],
+    fs: &[f64],
+    fr: &[f64],
+    heldout: &[ColorImage],
+    hs: &[f64],
+    hr: &[f64],
+) -> Protocol {
     let _ = heldout;
     let stats: Vec<[f64; 5]> = train.iter().map(image_stats).collect();
     let column = |k: usize| stats.iter().map(|s| s[k]).collect::<Vec<_>>();
-    let correlations = (0..5).map(|k| (STAT_NAMES[k].to_string(), pearson(fs, &column(k)))).collect();
-    let rank_correlations = (0..5).map(|k| (STAT_NAMES[k].to_string(), pearson(&ranks(fs), &ranks(&column(k))))).collect();
-    let sd = (fs.iter().map(|v| v * v).sum::<f64>() / fs.len() as f64 - (fs.iter().sum::<f64>() / fs.len() as f64).powi(2)).sqrt().max(1e-12);
+    let correlations = (0..5)
+        .map(|k| (STAT_NAMES[k].to_string(), pearson(fs, &column(k))))
+        .collect();
+    let rank_correlations = (0..5)
+        .map(|k| {
+            (
+                STAT_NAMES[k].to_string(),
+                pearson(&ranks(fs), &ranks(&column(k))),
+            )
+        })
+        .collect();
+    let sd = (fs.iter().map(|v| v * v).sum::<f64>() / fs.len() as f64
+        - (fs.iter().sum::<f64>() / fs.len() as f64).powi(2))
+    .sqrt()
+    .max(1e-12);
     let mut pairs: Vec<(usize, usize, f64)> = Vec::new();
     for i in 0..fs.len() {
         for j in i + 1..fs.len() {
@@ -727,7 +810,14 @@ fn analyse_protocol(train: &[ColorImage], fs: &[f64], fr: &[f64], heldout: &[Col
 }
 
 /// The training pairs closest to a wrong decision, one pair per row.
-fn write_closest_pairs(run: &Run, images: &[ColorImage], pairs: &[(usize, usize, f64)]) -> Result<()> {
-    let rows: Vec<Vec<&[u8]>> = pairs.iter().map(|&(i, j, _)| vec![images[i].bytes.as_slice(), images[j].bytes.as_slice()]).collect();
+fn write_closest_pairs(
+    run: &Run,
+    images: &[ColorImage],
+    pairs: &[(usize, usize, f64)],
+) -> Result<()> {
+    let rows: Vec<Vec<&[u8]>> = pairs
+        .iter()
+        .map(|&(i, j, _)| vec![images[i].bytes.as_slice(), images[j].bytes.as_slice()])
+        .collect();
     save_rgb_grid(&run.path("closest_pairs.png"), &rows)
 }
