@@ -6,7 +6,7 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 BIN := $(TARGET_DIR)/release/exprun
 EXPRUN := $(BIN)
 
-.PHONY: all build data denoise ordering ablations report test lint fmt bench
+.PHONY: all build data denoise ordering ablations seeds report test lint fmt bench
 
 all: denoise ordering ablations report
 
@@ -29,6 +29,10 @@ ordering: build
 # Task 2 ablations (randomised bit, generic architecture, REINFORCE).
 ablations: build
 	$(EXPRUN) run experiments/ablations/*.toml
+
+# Both reference experiments over three training seeds (B3).
+seeds: build
+	$(EXPRUN) run experiments/seeds/ordering.toml experiments/seeds/denoise.toml
 
 report: build
 	$(EXPRUN) report

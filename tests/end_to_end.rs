@@ -349,3 +349,30 @@ fn ctrl_c_marks_the_run_interrupted_and_keeps_its_epochs() {
     );
     assert!(md.contains("Interrupted"), "it is listed as interrupted");
 }
+
+#[test]
+fn missing_data_fails_with_a_fix_and_a_failed_run_record() {
+    let work = tempfile::tempdir().unwrap();
+    let experiment = std::fs::canonicalize("experiments/smoke/denoise.toml").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_exprun"))
+        .current_dir(work.path())
+        .env("DATA_MIRROR", work.path().join("no-mirror-here"))
+        .env("DATA_OFFLINE", "1")
+        .args(["run", experiment.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("missing") && err.contains("DATA_MIRROR") && !err.contains("panicked"),
+        "{err}"
+    );
+    let dir = &run_folders(&work.path().join("runs"))[0];
+    let info: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    assert_eq!(
+        info["status"], "failed",
+        "the folder says it is not a result"
+    );
+    assert!(info["error"].as_str().unwrap().contains("missing"));
+}

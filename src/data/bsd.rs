@@ -17,7 +17,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use super::fetch::{download, expect_digest, sha256_hex};
-use super::{DataStore, repair_hint};
+use super::{DataStore, repair_hint, write_atomically};
 
 /// SHA-256 of every file, as published with the mirror (`bsd/SHA256SUMS`).
 const SHA256SUMS: &str = include_str!("bsd.sha256");
@@ -74,9 +74,7 @@ pub fn ensure(store: &DataStore) -> Result<()> {
             }
             let bytes = download(&upstream_url(rel), 4 << 20)?;
             expect_digest(&format!("the download of {rel}"), &sha256_hex(&bytes), hash)?;
-            std::fs::create_dir_all(path.parent().expect("file has a parent"))?;
-            std::fs::write(&path, bytes)
-                .with_context(|| format!("cannot write {}", path.display()))?;
+            write_atomically(&path, &bytes)?;
         }
         let bytes =
             std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;

@@ -15,7 +15,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use super::fetch::{download, expect_digest, md5_hex};
-use super::{DataStore, repair_hint};
+use super::{DataStore, repair_hint, write_atomically};
 use crate::config::CIFAR_TRAIN_RECORDS;
 
 /// Bytes of one record: a label byte, then 3 × 32 × 32 pixel bytes.
@@ -104,9 +104,7 @@ fn fetch_upstream(store: &DataStore) -> Result<()> {
         if name.ends_with("data_batch_1.bin") {
             let mut buf = Vec::new();
             entry.read_to_end(&mut buf)?;
-            let dst = store.root.join(TRAIN_FILE);
-            std::fs::create_dir_all(dst.parent().expect("file has a parent"))?;
-            std::fs::write(&dst, buf).with_context(|| format!("cannot write {}", dst.display()))?;
+            write_atomically(&store.root.join(TRAIN_FILE), &buf)?;
             return Ok(());
         }
     }

@@ -67,10 +67,30 @@ impl DataStore {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("cannot create the data folder {}", parent.display()))?;
         }
-        std::fs::copy(&src, &dst)
-            .with_context(|| format!("cannot copy {} to {}", src.display(), dst.display()))?;
+        let bytes =
+            std::fs::read(&src).with_context(|| format!("cannot read {}", src.display()))?;
+        write_atomically(&dst, &bytes)?;
         Ok(true)
     }
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename, so a
+/// concurrent reader (another run or test filling the same data folder) sees
+/// either no file or the whole file, never a partial one.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the data folder {}", dir.display()))?;
+    let tmp = dir.join(format!(
+        ".{}.{}.partial",
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        std::process::id()
+    ));
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))
 }
 
 /// A hint appended to every data error: how to get a good copy.

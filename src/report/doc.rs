@@ -157,9 +157,22 @@ pub fn to_typst(title: &str, subtitle: &str, blocks: &[Block]) -> String {
                     "#figure(kind: table, caption: [{}],",
                     typst_text(caption)
                 );
+                // Numbers right-aligned, text left-aligned, column by column.
+                let aligns: Vec<&str> = (0..cols)
+                    .map(|c| {
+                        if rows.iter().all(|r| r.get(c).is_some_and(|v| numeric(v)))
+                            && !rows.is_empty()
+                        {
+                            "right"
+                        } else {
+                            "left"
+                        }
+                    })
+                    .collect();
                 let _ = write!(
                     s,
-                    "  table(columns: {cols}, align: (x, y) => if x == 0 {{ left }} else {{ right }}, stroke: 0.4pt + gray, inset: 4pt,\n    "
+                    "  table(columns: {cols}, align: ({},), stroke: 0.4pt + gray, inset: 4pt,\n    ",
+                    aligns.join(", ")
                 );
                 for cell in header.iter().chain(rows.iter().flatten()) {
                     let _ = write!(s, "[{}], ", typst_text(cell));
@@ -188,4 +201,11 @@ pub fn to_typst(title: &str, subtitle: &str, blocks: &[Block]) -> String {
         }
     }
     s
+}
+
+/// Whether a cell reads as a number (optionally with %, ±, a unit in parentheses).
+fn numeric(cell: &str) -> bool {
+    let head = cell.split_whitespace().next().unwrap_or("");
+    let head = head.trim_end_matches('%');
+    !head.is_empty() && (head.parse::<f64>().is_ok() || head == "—")
 }

@@ -174,14 +174,19 @@ pub fn section(c: &Catalogue, out: &Path) -> Result<Vec<Block>> {
 
     b.push(Block::Heading(2, "Final error rate".into()));
     b.push(Block::Table {
-        caption: "Final classification error of R with hard bits. Training: every ordered pair of the training images, each shown to R in both orders. Held-out: pairs of images never used in training.".into(),
+        caption: "Final classification error of R with hard bits. Training: every ordered pair of the training images, each shown to R in both orders. Held-out: pairs of images never used in training or tuning. Validation: pairs of the images used to choose hyperparameters.".into(),
         header: ["evaluation", "cases", "method", "errors", "error rate"].map(String::from).to_vec(),
-        rows: vec![
+        rows: [
             vec![format!("training set ({} images)", d.train_images), s.train.cases.to_string(), s.train.method.clone(), s.train.errors.to_string(), pct(s.train.error_rate)],
             vec![format!("held-out ({} images)", d.heldout_images), s.heldout.cases.to_string(), s.heldout.method.clone(), s.heldout.errors.to_string(), pct(s.heldout.error_rate)],
-        ],
+        ]
+        .into_iter()
+        .chain(s.val.iter().map(|v| {
+            vec![format!("validation ({} images, tuning only)", d.val_images), v.cases.to_string(), v.method.clone(), v.errors.to_string(), pct(v.error_rate)]
+        }))
+        .collect(),
     });
-    b.extend(ablations(c));
+    b.extend(ablations(c, run));
     if let Some(p) = &s.protocol {
         b.extend(protocol(run, p, out)?);
     }
@@ -220,8 +225,15 @@ pub fn section(c: &Catalogue, out: &Path) -> Result<Vec<Block>> {
     Ok(b)
 }
 
-/// One row per ordering experiment (the reference and its ablations).
-fn ablations(c: &Catalogue) -> Vec<Block> {
+/// The training-loss column of a run, to tell whether two runs trained identically.
+fn train_losses(run: &FoundRun) -> Vec<f64> {
+    read_metrics(&run.dir.join("metrics.csv"))
+        .map(|(h, r)| column(&h, &r, "train_loss"))
+        .unwrap_or_default()
+}
+
+/// One row per ordering experiment (the reference and its ablations), and what they show.
+fn ablations(c: &Catalogue, reference: &FoundRun) -> Vec<Block> {
     let runs = c.of_task("ordering");
     if runs.len() < 2 {
         return vec![];
@@ -246,13 +258,65 @@ fn ablations(c: &Catalogue) -> Vec<Block> {
             ])
         })
         .collect();
+    let mut notes = Vec::new();
+    let summaries: Vec<(&FoundRun, OrderingSummary)> = runs
+        .iter()
+        .filter_map(|r| {
+            r.json::<OrderingSummary>("summary.json")
+                .ok()
+                .map(|s| (*r, s))
+        })
+        .collect();
+    for (r, s) in &summaries {
+        if s.randomised_bit {
+            let same = !train_losses(r).is_empty() && train_losses(r) == train_losses(reference);
+            notes.push(format!(
+                "{}: the reference experiment with S's bit replaced by a fair coin when R is evaluated{}; R's error is {} on training cases and {} on held-out pairs, chance level, as the feasibility argument predicts for a receiver without the bit.",
+                r.info.experiment,
+                if same { " (its training curve is identical to the reference run's, so these are the same trained agents)" } else { "" },
+                pct(s.train.error_rate),
+                pct(s.heldout.error_rate)
+            ));
+        } else if s.arch == "generic" {
+            let bit = if s.bit_one_rate == 0.0 || s.bit_one_rate == 1.0 {
+                format!(
+                    "S ended up sending the same bit ({}) for every pair, so the bit carries no information and R cannot beat chance",
+                    if s.bit_one_rate == 1.0 { 1 } else { 0 }
+                )
+            } else {
+                format!("S sends 1 in {} of cases", pct(s.bit_one_rate))
+            };
+            notes.push(format!(
+                "{}: the generic agents, which must discover antisymmetry and the XNOR themselves, reach {} training error and {} held-out error; {}. \
+                 This is the chicken-and-egg problem of emergent communication: R has no reason to read a bit that does not yet depend on the order, and S gets no useful gradient from an R that ignores it.",
+                r.info.experiment,
+                pct(s.train.error_rate),
+                pct(s.heldout.error_rate),
+                bit
+            ));
+        } else if s.estimator == "reinforce" {
+            notes.push(format!(
+                "{}: the score-function (REINFORCE) estimator on the structured agents also reaches {} training error and {} held-out error (straight-through reference: {} and {}). With the protocol built into the architecture, both estimators only have to align two rankings.",
+                r.info.experiment,
+                pct(s.train.error_rate),
+                pct(s.heldout.error_rate),
+                summaries.iter().find(|(x, _)| x.id() == reference.id()).map(|(_, s)| pct(s.train.error_rate)).unwrap_or_default(),
+                summaries.iter().find(|(x, _)| x.id() == reference.id()).map(|(_, s)| pct(s.heldout.error_rate)).unwrap_or_default()
+            ));
+        }
+    }
     vec![
         Block::Heading(2, "Ablations".into()),
         Block::Table {
-            caption: "Every ordering experiment: architecture, gradient estimator, what R receives as the bit, parameters of S and R together, error rates and training seconds.".into(),
+            caption: "Every ordering experiment: architecture, gradient estimator, what R receives as the bit, parameters of S and R together, error rates and training seconds. Held-out errors of structured agents are exhaustive over all ordered pairs; generic agents need a forward pass per case and are scored on a fixed sample.".into(),
             header: ["experiment", "arch", "estimator", "bit", "params", "train error", "held-out error", "train s"].map(String::from).to_vec(),
             rows,
         },
+        Block::Para(
+            "The structured design builds the protocol's form into the architecture — antisymmetric bit, XNOR receiver — so what training has to find is only a ranking of images that S and R share; the ablations show what that buys."
+                .into(),
+        ),
+        Block::Bullets(notes),
     ]
 }
 
@@ -315,7 +379,7 @@ fn protocol(run: &FoundRun, p: &Protocol, out: &Path) -> Result<Vec<Block>> {
         pixelated: false,
     });
     b.push(Block::Para(format!(
-        "The statistic that best explains S's ranking is {strongest}. S and R were trained separately and share nothing but the bit, yet their scores rank images alike: Kendall τ between f_S and f_R is {:.4} on the training images and {:.4} on the held-out images (1 means identical rankings; without ties, R's error rate on a set of images is exactly (1 − τ)/2, the fraction of pairs the two scores order differently). \
+        "The statistic that best explains S's ranking is {strongest}. S and R have separate weights and share nothing but the bit, yet their scores rank images alike: Kendall τ between f_S and f_R is {:.4} on the training images and {:.4} on the held-out images (1 means identical rankings; without ties, R's error rate on a set of images is exactly (1 − τ)/2, the fraction of pairs the two scores order differently). \
          So the agents agree on a single ordering of images — a protocol — rather than on a table of training pairs.",
         p.kendall_tau_train, p.kendall_tau_heldout
     )));

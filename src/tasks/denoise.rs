@@ -403,11 +403,16 @@ pub fn execute(
         .robustness_sigmas
         .iter()
         .map(|&s| {
-            let noisy = noisy_set(
-                test_set.clean,
-                s,
-                eval_seed(spec.noise.eval_seed, "test").wrapping_add(s.to_bits()),
-            );
+            // At the training σ, the same noisy test copy as everywhere else.
+            let noisy = if s == sigma {
+                test_set.noisy.clone()
+            } else {
+                noisy_set(
+                    test_set.clean,
+                    s,
+                    eval_seed(spec.noise.eval_seed, "test").wrapping_add(s.to_bits()),
+                )
+            };
             let out = final_pass(&noisy);
             let pairs_in: Vec<(&[f32], &[f32])> = test_set
                 .clean
@@ -440,6 +445,7 @@ pub fn execute(
     write_examples(run, "examples_train.png", &train_set, &train_out, size)?;
     write_examples(run, "examples_test.png", &test_set, &test_out, size)?;
     write_sigma_gallery(run, &test_set.clean[0], spec.noise.eval_seed, size)?;
+    write_extremes(run, &test_set, &test_out, size)?;
 
     let summary = DenoiseSummary {
         sigma,
@@ -581,4 +587,42 @@ fn run_baselines(val: &EvalSet, test: &EvalSet, sigma255: f64, size: usize) -> V
             })
         })
         .collect()
+}
+
+/// The three hardest test images and the easiest: clean | noisy | denoised |
+/// removed residual (noisy − denoised, scaled so ±2 standard deviations span black to white).
+fn write_extremes(run: &Run, set: &EvalSet, out: &[Vec<f32>], size: usize) -> Result<()> {
+    let mut order: Vec<usize> = (0..set.clean.len()).collect();
+    let score = |i: usize| psnr(&set.clean[i].pixels, &clip01(&out[i]));
+    order.sort_by(|&a, &b| score(a).total_cmp(&score(b)));
+    let mut picks: Vec<usize> = order.iter().take(3).copied().collect();
+    if let Some(&best) = order.last() {
+        if !picks.contains(&best) {
+            picks.push(best);
+        }
+    }
+    let residuals: Vec<Vec<f32>> = picks
+        .iter()
+        .map(|&i| {
+            let spread = 4.0 * crate::metrics::mse(&set.noisy[i], &out[i]).sqrt().max(1e-6) as f32;
+            set.noisy[i]
+                .iter()
+                .zip(&out[i])
+                .map(|(n, o)| 0.5 + (n - o) / spread)
+                .collect()
+        })
+        .collect();
+    let rows: Vec<Vec<&[f32]>> = picks
+        .iter()
+        .zip(&residuals)
+        .map(|(&i, r)| {
+            vec![
+                set.clean[i].pixels.as_slice(),
+                set.noisy[i].as_slice(),
+                out[i].as_slice(),
+                r.as_slice(),
+            ]
+        })
+        .collect();
+    save_gray_grid(&run.path("extremes_test.png"), &rows, size)
 }

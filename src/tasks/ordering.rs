@@ -509,6 +509,9 @@ pub struct OrderingSummary {
     pub parameters_receiver: usize,
     pub fit: FitOutcome,
     pub train: ErrorCount,
+    /// Pairs of validation images (tuning only).
+    #[serde(default)]
+    pub val: Option<ErrorCount>,
     pub heldout: ErrorCount,
     /// Fraction of training cases where S sent 1.
     pub bit_one_rate: f64,
@@ -592,6 +595,16 @@ pub fn execute(
         &splits.train,
         &splits.train,
     )?;
+    let val_images = trainer.val_images.clone().inner();
+    let (val_cases, val_method) =
+        heldout_cases(splits.val.len(), s.is_structured(), 50_000, spec.seed ^ 1);
+    let dv = play(
+        &s,
+        &r,
+        &val_images,
+        &val_cases,
+        coin.then_some(&mut coin_rng),
+    );
     let (heldout_cases, method) =
         heldout_cases(splits.heldout.len(), s.is_structured(), 50_000, spec.seed);
     let dh = play(
@@ -649,6 +662,7 @@ pub fn execute(
         parameters_receiver,
         fit: fit_outcome,
         train: ErrorCount::new(&all, &dt, "exhaustive"),
+        val: Some(ErrorCount::new(&val_cases, &dv, val_method)),
         heldout: ErrorCount::new(&heldout_cases, &dh, method),
         bit_one_rate: dt.bit.iter().map(|&b| b as f64).sum::<f64>() / dt.bit.len().max(1) as f64,
         train_indices: splits.train.iter().map(|i| i.index).collect(),
