@@ -6,7 +6,7 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 BIN := $(TARGET_DIR)/release/exprun
 EXPRUN := $(BIN)
 
-.PHONY: all build data denoise ordering ablations seeds report test lint fmt bench
+.PHONY: all build data denoise ordering ablations seeds tuning report test lint fmt bench
 
 all: denoise ordering ablations report
 
@@ -33,6 +33,10 @@ ablations: build
 # Both reference experiments over three training seeds (B3).
 seeds: build
 	$(EXPRUN) run experiments/seeds/ordering.toml experiments/seeds/denoise.toml
+
+# The validation-split comparisons behind the reference choices.
+tuning: build
+	$(EXPRUN) run experiments/tuning/*.toml
 
 report: build
 	$(EXPRUN) report

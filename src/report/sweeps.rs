@@ -85,13 +85,14 @@ pub fn section(c: &Catalogue, out: &Path) -> Result<Vec<Block>> {
         let mut rows = Vec::new();
         let mut values: Vec<Vec<f64>> = Vec::new();
         for r in runs {
-            let Some((_, v)) = finals(r) else { continue };
+            let Some((_, v)) = finals(r, only_seed) else {
+                continue;
+            };
             let mut row: Vec<String> = r.info.swept.iter().map(|(_, v)| v.clone()).collect();
             row.extend(v.iter().map(|x| f(*x, 3)));
             rows.push(row);
             values.push(v);
         }
-        let only_seed = keys.len() == 1 && keys[0] == "seed";
         if only_seed && values.len() > 1 {
             let mut row = vec!["mean ± std".to_string()];
             for j in 0..names.len() {
