@@ -15,37 +15,57 @@ use crate::runs::read_metrics;
 use crate::tasks::denoise::DenoiseSummary;
 use crate::tasks::ordering::OrderingSummary;
 
-/// Final metrics of a run, by task: `(column names, values)`.
-fn finals(run: &FoundRun) -> Option<(Vec<&'static str>, Vec<f64>)> {
+/// Final metrics of a run, by task: `(column names, values)`. A sweep over
+/// anything but the seed is tuning, so it shows validation numbers only;
+/// a seed sweep measures spread, so it shows the test numbers too.
+fn finals(run: &FoundRun, seeds_only: bool) -> Option<(Vec<&'static str>, Vec<f64>)> {
     match run.info.task.as_str() {
         "denoise" => {
             let s: DenoiseSummary = run.json("summary.json").ok()?;
-            Some((
-                vec!["val PSNR dB", "test PSNR dB", "test SSIM", "train s"],
-                vec![
-                    s.val.denoised.psnr,
-                    s.test.denoised.psnr,
-                    s.test.denoised.ssim,
-                    s.fit.train_seconds,
-                ],
-            ))
+            if seeds_only {
+                Some((
+                    vec!["val PSNR dB", "test PSNR dB", "test SSIM", "train s"],
+                    vec![
+                        s.val.denoised.psnr,
+                        s.test.denoised.psnr,
+                        s.test.denoised.ssim,
+                        s.fit.train_seconds,
+                    ],
+                ))
+            } else {
+                Some((
+                    vec!["val PSNR dB", "val SSIM", "train s"],
+                    vec![
+                        s.val.denoised.psnr,
+                        s.val.denoised.ssim,
+                        s.fit.train_seconds,
+                    ],
+                ))
+            }
         }
         "ordering" => {
             let s: OrderingSummary = run.json("summary.json").ok()?;
-            Some((
-                vec![
-                    "train errors",
-                    "train error %",
-                    "held-out error %",
-                    "train s",
-                ],
-                vec![
-                    s.train.errors as f64,
-                    100.0 * s.train.error_rate,
-                    100.0 * s.heldout.error_rate,
-                    s.fit.train_seconds,
-                ],
-            ))
+            let val = s
+                .val
+                .as_ref()
+                .map(|v| 100.0 * v.error_rate)
+                .unwrap_or(f64::NAN);
+            if seeds_only {
+                Some((
+                    vec!["train errors", "val error %", "held-out error %", "train s"],
+                    vec![
+                        s.train.errors as f64,
+                        val,
+                        100.0 * s.heldout.error_rate,
+                        s.fit.train_seconds,
+                    ],
+                ))
+            } else {
+                Some((
+                    vec!["train errors", "val error %", "train s"],
+                    vec![s.train.errors as f64, val, s.fit.train_seconds],
+                ))
+            }
         }
         _ => None,
     }
@@ -76,10 +96,11 @@ pub fn section(c: &Catalogue, out: &Path) -> Result<Vec<Block>> {
     }
     b.push(Block::Heading(1, "Sweeps and seeds".into()));
     for (k, (id, runs)) in sweeps.iter().enumerate() {
-        let Some((names, _)) = finals(runs[0]) else {
+        let keys: Vec<String> = runs[0].info.swept.iter().map(|(k, _)| k.clone()).collect();
+        let only_seed = keys.len() == 1 && keys[0] == "seed";
+        let Some((names, _)) = finals(runs[0], only_seed) else {
             continue;
         };
-        let keys: Vec<String> = runs[0].info.swept.iter().map(|(k, _)| k.clone()).collect();
         let mut header = keys.clone();
         header.extend(names.iter().map(|s| s.to_string()));
         let mut rows = Vec::new();
