@@ -10,8 +10,10 @@ EXPRUN := $(BIN)
 
 all: denoise ordering ablations report
 
+# --all-targets builds the tests too, so that `make build` and `make test`
+# share one feature set and neither recompiles burn after the other.
 build:
-	$(CARGO) build --release --locked $(if $(FEATURES),--features $(FEATURES))
+	$(CARGO) build --release --locked --all-targets $(if $(FEATURES),--features $(FEATURES))
 
 $(BIN): build
 
@@ -42,7 +44,7 @@ report: build
 	$(EXPRUN) report
 
 test:
-	$(CARGO) test --release --locked
+	$(CARGO) test --release --locked $(if $(FEATURES),--features $(FEATURES))
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -163,6 +163,26 @@ pub fn build(runs_root: &Path, out: &Path, pdf: bool) -> Result<Vec<PathBuf>> {
     Ok(written)
 }
 
+/// Removes what an earlier build wrote (report.md, report.pdf, plots and
+/// pictures), so no stale figure outlives the run it came from.
+fn clear_generated(out: &Path) -> Result<()> {
+    for entry in std::fs::read_dir(out)
+        .with_context(|| format!("cannot list {}", out.display()))?
+        .flatten()
+    {
+        let path = entry.path();
+        let generated = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| matches!(e, "md" | "pdf" | "svg" | "png"));
+        if generated && path.is_file() {
+            std::fs::remove_file(&path)
+                .with_context(|| format!("cannot remove the old {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
 /// Which runs the report used, with their provenance; unfinished runs listed apart.
 fn provenance(c: &Catalogue) -> Vec<Block> {
     let mut blocks = vec![Block::Heading(1, "Runs behind this report".into())];
