@@ -194,7 +194,7 @@ pub fn section(c: &Catalogue, out: &Path) -> Result<Vec<Block>> {
             title: "Denoising loss against training time",
             x_label: "training time (s)",
             y_label: "MSE",
-            log_y: true,
+            log_y: false,
         },
         &[
             Series::new(
