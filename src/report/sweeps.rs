@@ -110,7 +110,13 @@ pub fn section(c: &Catalogue, out: &Path) -> Result<Vec<Block>> {
                 continue;
             };
             let mut row: Vec<String> = r.info.swept.iter().map(|(_, v)| v.clone()).collect();
-            row.extend(v.iter().map(|x| f(*x, 3)));
+            row.extend(v.iter().map(|x| {
+                if x.fract() == 0.0 {
+                    format!("{x:.0}")
+                } else {
+                    f(*x, 3)
+                }
+            }));
             rows.push(row);
             values.push(v);
         }
