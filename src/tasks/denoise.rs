@@ -596,10 +596,8 @@ fn write_extremes(run: &Run, set: &EvalSet, out: &[Vec<f32>], size: usize) -> Re
     let score = |i: usize| psnr(&set.clean[i].pixels, &clip01(&out[i]));
     order.sort_by(|&a, &b| score(a).total_cmp(&score(b)));
     let mut picks: Vec<usize> = order.iter().take(3).copied().collect();
-    if let Some(&best) = order.last() {
-        if !picks.contains(&best) {
-            picks.push(best);
-        }
+    if let Some(&best) = order.last().filter(|b| !picks.contains(b)) {
+        picks.push(best);
     }
     let residuals: Vec<Vec<f32>> = picks
         .iter()
