@@ -296,6 +296,20 @@ pub struct Agents {
 }
 
 impl OrderingTrainer<'_> {
+    /// Draws one bit per probability (REINFORCE's sampled message) from the seeded generator.
+    fn sample_bits(&mut self, probabilities: TensorData) -> Vec<f32> {
+        let p: Vec<f32> = probabilities.try_to_vec::<f32>().expect("float");
+        p.iter()
+            .map(|&p| {
+                if self.rng.random::<f32>() < p {
+                    1.0
+                } else {
+                    0.0
+                }
+            })
+            .collect()
+    }
+
     /// Returns the per-case loss to minimise and R's mean cross-entropy on the batch.
     fn loss(&mut self, sender: &Sender, receiver: &Receiver, cases: &Cases) -> (Tensor<1>, f64) {
         let device = self.train_images.device();
@@ -305,20 +319,7 @@ impl OrderingTrainer<'_> {
         let r_stack = stacks(&self.train_images, &r_top, &r_bottom);
         let target = Tensor::<1>::from_data(TensorData::new(cases.same.clone(), [b]), &device);
         if self.spec.channel.estimator == "reinforce" {
-            let p: Vec<f32> = sigmoid(s_logit.clone())
-                .into_data()
-                .try_to_vec::<f32>()
-                .expect("float");
-            let sampled: Vec<f32> = p
-                .iter()
-                .map(|&p| {
-                    if self.rng.random::<f32>() < p {
-                        1.0
-                    } else {
-                        0.0
-                    }
-                })
-                .collect();
+            let sampled = self.sample_bits(sigmoid(s_logit.clone()).into_data());
             let m = Tensor::<1>::from_data(TensorData::new(sampled, [b]), &device);
             let r_loss = bce_with_logits(receiver.forward(r_stack, m.clone()), target);
             // Reward: R's log-likelihood of the right answer (a constant for S).
@@ -363,20 +364,7 @@ impl OrderingTrainer<'_> {
         let ds = fs.clone().reshape([n, 1]) - fs.reshape([1, n]);
         let dr = fr.clone().reshape([n, 1]) - fr.reshape([1, n]);
         let m = if self.spec.channel.estimator == "reinforce" {
-            let p: Vec<f32> = sigmoid(ds.clone())
-                .into_data()
-                .try_to_vec::<f32>()
-                .expect("float");
-            let sampled: Vec<f32> = p
-                .iter()
-                .map(|&p| {
-                    if self.rng.random::<f32>() < p {
-                        1.0
-                    } else {
-                        0.0
-                    }
-                })
-                .collect();
+            let sampled = self.sample_bits(sigmoid(ds.clone()).into_data());
             Tensor::<2>::from_data(TensorData::new(sampled, [n, n]), &device)
         } else {
             let soft = sigmoid(ds.clone() / self.spec.channel.temperature);
