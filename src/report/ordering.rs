@@ -160,6 +160,10 @@ pub fn section(c: &Catalogue, out: &Path) -> Result<Vec<Block>> {
                 zip(&epochs, &to_pct(column(&header, &rows, "train_error"))),
             ),
             Series::new(
+                "validation images",
+                zip(&epochs, &to_pct(column(&header, &rows, "val_error"))),
+            ),
+            Series::new(
                 "held-out images",
                 zip(&epochs, &to_pct(column(&header, &rows, "heldout_error"))),
             ),
