@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use super::doc::Block;
 use super::plots::{Axes, Series, line_plot};
@@ -13,12 +13,7 @@ use crate::tasks::denoise::{DenoiseSummary, SetQuality};
 
 /// Reads the resolved experiment of a denoising run.
 fn spec_of(run: &FoundRun) -> Result<DenoiseSpec> {
-    let path = run.dir.join("config.toml");
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    match toml::from_str::<Experiment>(&text)
-        .with_context(|| format!("{} is not a valid experiment", path.display()))?
-    {
+    match run.experiment()? {
         Experiment::Denoise(s) => Ok(s),
         Experiment::Ordering(_) => anyhow::bail!("{} is not a denoising run", run.dir.display()),
     }

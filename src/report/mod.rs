@@ -51,6 +51,15 @@ impl FoundRun {
         })
     }
 
+    /// The resolved experiment stored in the run's `config.toml`.
+    pub fn experiment(&self) -> Result<crate::config::Experiment> {
+        let path = self.dir.join("config.toml");
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        toml::from_str(&text)
+            .with_context(|| format!("{} is not a valid experiment", path.display()))
+    }
+
     /// Copies an artifact of the run into the report folder under a new name.
     pub fn copy_artifact(&self, name: &str, out: &Path, as_name: &str) -> Result<()> {
         let src = self.dir.join(name);

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use super::denoise::column;
 use super::doc::Block;
@@ -13,12 +13,7 @@ use crate::runs::read_metrics;
 use crate::tasks::ordering::{OrderingSummary, Protocol};
 
 fn spec_of(run: &FoundRun) -> Result<OrderingSpec> {
-    let path = run.dir.join("config.toml");
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    match toml::from_str::<Experiment>(&text)
-        .with_context(|| format!("{} is not a valid experiment", path.display()))?
-    {
+    match run.experiment()? {
         Experiment::Ordering(s) => Ok(s),
         Experiment::Denoise(_) => anyhow::bail!("{} is not an ordering run", run.dir.display()),
     }

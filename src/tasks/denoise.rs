@@ -28,6 +28,15 @@ use crate::models::denoiser::ResidualCnn;
 use crate::runs::Run;
 use crate::train::{FitOutcome, Trainer, cosine_lr, fit};
 
+/// `(clean, estimate)` slices for scoring a set with [`quality`].
+fn pairs<'a>(clean: &'a [Gray], estimates: &'a [Vec<f32>]) -> Vec<(&'a [f32], &'a [f32])> {
+    clean
+        .iter()
+        .zip(estimates)
+        .map(|(c, e)| (c.pixels.as_slice(), e.as_slice()))
+        .collect()
+}
+
 /// Adds N(0, σ²) noise (σ on the 0–255 scale) to an image, unclipped.
 pub fn add_noise(clean: &[f32], sigma255: f64, rng: &mut StdRng) -> Vec<f32> {
     let normal = Normal::new(0.0f32, (sigma255 / 255.0) as f32).expect("σ is validated positive");
@@ -218,12 +227,7 @@ impl Trainer for DenoiseTrainer<'_> {
                 .map(|(c, d)| crate::metrics::mse(&c.pixels, d))
                 .sum::<f64>()
                 / set.clean.len() as f64;
-            let pairs: Vec<(&[f32], &[f32])> = set
-                .clean
-                .iter()
-                .zip(&denoised)
-                .map(|(c, d)| (c.pixels.as_slice(), d.as_slice()))
-                .collect();
+            let pairs = pairs(set.clean, &denoised);
             let q = quality(&pairs, size);
             out.extend([loss, q.psnr, q.ssim]);
         }
@@ -355,18 +359,8 @@ pub fn execute(
         sets.next().expect("test"),
     );
     let score = |set: &EvalSet, denoised: &[Vec<f32>]| -> SetQuality {
-        let noisy: Vec<(&[f32], &[f32])> = set
-            .clean
-            .iter()
-            .zip(&set.noisy)
-            .map(|(c, n)| (c.pixels.as_slice(), n.as_slice()))
-            .collect();
-        let out: Vec<(&[f32], &[f32])> = set
-            .clean
-            .iter()
-            .zip(denoised)
-            .map(|(c, n)| (c.pixels.as_slice(), n.as_slice()))
-            .collect();
+        let noisy = pairs(set.clean, &set.noisy);
+        let out = pairs(set.clean, denoised);
         SetQuality {
             images: set.clean.len(),
             noisy: quality(&noisy, size),
@@ -414,18 +408,8 @@ pub fn execute(
                 )
             };
             let out = final_pass(&noisy);
-            let pairs_in: Vec<(&[f32], &[f32])> = test_set
-                .clean
-                .iter()
-                .zip(&noisy)
-                .map(|(c, n)| (c.pixels.as_slice(), n.as_slice()))
-                .collect();
-            let pairs_out: Vec<(&[f32], &[f32])> = test_set
-                .clean
-                .iter()
-                .zip(&out)
-                .map(|(c, n)| (c.pixels.as_slice(), n.as_slice()))
-                .collect();
+            let pairs_in = pairs(test_set.clean, &noisy);
+            let pairs_out = pairs(test_set.clean, &out);
             let (qi, qo) = (quality(&pairs_in, size), quality(&pairs_out, size));
             RobustnessPoint {
                 sigma: s,
@@ -571,12 +555,7 @@ fn run_baselines(val: &EvalSet, test: &EvalSet, sigma255: f64, size: usize) -> V
             let started = Instant::now();
             let outs: Vec<Vec<f32>> = test.noisy.iter().map(|n| best(n)).collect();
             let ms = 1000.0 * started.elapsed().as_secs_f64() / test.noisy.len().max(1) as f64;
-            let pairs: Vec<(&[f32], &[f32])> = test
-                .clean
-                .iter()
-                .zip(&outs)
-                .map(|(c, o)| (c.pixels.as_slice(), o.as_slice()))
-                .collect();
+            let pairs = pairs(test.clean, &outs);
             let q = quality(&pairs, size);
             Some(BaselineResult {
                 method: name.into(),
