@@ -1,6 +1,11 @@
 //! Classical denoisers to compare the autoencoder with (B1): Gaussian blur
 //! and non-local means, each with its one parameter chosen on the
-//! validation split, then applied to exactly the model's noisy test inputs.
+//! validation split, and BM3D (`bm3d.rs`), which needs none beyond the known
+//! noise level. All are applied to exactly the model's noisy test inputs.
+
+mod bm3d;
+
+pub use bm3d::bm3d;
 
 use serde::{Deserialize, Serialize};
 
