@@ -165,8 +165,8 @@ pub struct DenoiseEval {
     /// Average the model over the eight flips/rotations in the final evaluation.
     #[serde(default)]
     pub self_ensemble: bool,
-    /// Also run the classical baselines (Gaussian blur, non-local means),
-    /// tuned on the validation split, on the same noisy test images.
+    /// Also run the classical baselines (Gaussian blur and non-local means,
+    /// tuned on the validation split, and BM3D) on the same noisy test images.
     #[serde(default = "yes")]
     pub baselines: bool,
 }

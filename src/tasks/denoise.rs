@@ -18,7 +18,7 @@ use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Normal};
 use serde::{Deserialize, Serialize};
 
-use crate::baselines::{BaselineResult, gaussian_blur, non_local_means};
+use crate::baselines::{BaselineResult, bm3d, gaussian_blur, non_local_means};
 use crate::config::DenoiseSpec;
 use crate::data::DataStore;
 use crate::data::bsd::{self, Gray};
@@ -521,8 +521,9 @@ fn mean_psnr(set: &EvalSet, method: &dyn Fn(&[f32]) -> Vec<f32>) -> f64 {
         / set.clean.len().max(1) as f64
 }
 
-/// Tunes each classical baseline's parameter on the validation set, then
-/// scores it on the noisy test inputs the model saw (B1).
+/// Tunes each classical baseline's parameter on the validation set (BM3D has
+/// none to tune: it is given the true σ), then scores it on the noisy test
+/// inputs the model saw (B1).
 fn run_baselines(val: &EvalSet, test: &EvalSet, sigma255: f64, size: usize) -> Vec<BaselineResult> {
     let sigma = sigma255 / 255.0;
     type Method = Box<dyn Fn(&[f32]) -> Vec<f32>>;
@@ -544,6 +545,13 @@ fn run_baselines(val: &EvalSet, test: &EvalSet, sigma255: f64, size: usize) -> V
                 .iter()
                 .map(|&h| (format!("h = {h}·σ"), nlm(h)))
                 .collect(),
+        ),
+        (
+            "BM3D",
+            vec![(
+                "σ known, 2 stages".to_string(),
+                Box::new(move |n: &[f32]| bm3d(n, size, sigma)),
+            )],
         ),
     ];
     candidates
