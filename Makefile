@@ -20,9 +20,9 @@ $(BIN): build
 data: build
 	$(EXPRUN) data
 
-# Task 1 reference experiment.
+# Task 1 reference experiments: σ = 25 (the brief's level) and σ = 50.
 denoise: build
-	$(EXPRUN) run experiments/denoise.toml
+	$(EXPRUN) run experiments/denoise.toml experiments/denoise-sigma50.toml
 
 # Task 2 reference experiment.
 ordering: build

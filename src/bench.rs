@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::config::{DenoiseSpec, OrderingSpec};
 use crate::models::agents::{Receiver, Sender};
-use crate::models::denoiser::ResidualCnn;
+use crate::models::denoiser::Denoiser;
 
 /// One line of the benchmark table.
 #[derive(Debug, Clone, Serialize)]
@@ -44,7 +44,7 @@ pub fn denoise(spec: &DenoiseSpec, device: &Device, seconds: f64) -> Result<Thro
     let ad = device.clone().autodiff();
     ad.seed(0);
     let (b, c, size) = (spec.train.batch_size, spec.train.crop, spec.data.image_size);
-    let mut model = Some(ResidualCnn::new(&spec.model, &ad));
+    let mut model = Some(Denoiser::new(&spec.model, &ad));
     let mut optim = AdamConfig::new().init();
     let noisy = Tensor::<4>::random([b, 1, c, c], Distribution::Uniform(0.0, 1.0), &ad);
     let clean = Tensor::<4>::random([b, 1, c, c], Distribution::Uniform(0.0, 1.0), &ad);
@@ -69,8 +69,18 @@ pub fn denoise(spec: &DenoiseSpec, device: &Device, seconds: f64) -> Result<Thro
     });
     Ok(Throughput {
         model: format!(
-            "denoiser {}×{} (depth {}, width {})",
-            size, size, spec.model.depth, spec.model.features
+            "denoiser \"{}\" of {} ({}, width {}, depth {}, {}×{} images)",
+            spec.model.arch,
+            spec.name,
+            if spec.model.arch == "unet" {
+                format!("{} levels", spec.model.levels)
+            } else {
+                format!("unshuffle {}", spec.model.unshuffle)
+            },
+            spec.model.features,
+            spec.model.depth,
+            size,
+            size
         ),
         train_steps_per_s: steps,
         train_batch: format!("{b} crops of {c}×{c}"),

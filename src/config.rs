@@ -124,14 +124,26 @@ pub struct NoiseSpec {
 #[serde(deny_unknown_fields)]
 pub struct DenoiserSpec {
     /// `"residual_cnn"`: a plain 3×3 conv stack predicting the noise
-    /// (residual learning), optionally between a pixel-unshuffle and a pixel-shuffle.
+    /// (residual learning), optionally between a pixel-unshuffle and a
+    /// pixel-shuffle; `"unet"`: a U-Net predicting the noise.
     pub arch: String,
-    /// Channels of the hidden convolutions.
+    /// Channels of the hidden convolutions (for `"unet"`, at full
+    /// resolution; they double at each lower level).
     pub features: usize,
-    /// Number of 3×3 convolutions.
+    /// `"residual_cnn"`: number of 3×3 convolutions in all. `"unet"`: 3×3
+    /// convolutions per level on the way down, and again on the way up.
     pub depth: usize,
-    /// Pixel-unshuffle factor (1 keeps full resolution).
+    /// Pixel-unshuffle factor applied first (1 keeps full resolution).
+    #[serde(default = "single")]
     pub unshuffle: usize,
+    /// Resolutions of `"unet"` (each halves the previous one).
+    #[serde(default = "single")]
+    pub levels: usize,
+}
+
+/// Default of single-valued architecture factors.
+fn single() -> usize {
+    1
 }
 
 /// Optimisation of the denoiser.
@@ -153,6 +165,10 @@ pub struct DenoiseTrain {
     /// Stop after this many seconds of training even if epochs remain (0: no limit).
     #[serde(default)]
     pub time_budget_s: f64,
+    /// Fraction of the steps over which the learning rate ramps up linearly
+    /// from zero before the cosine decay (0: no warm-up).
+    #[serde(default)]
+    pub warmup: f64,
 }
 
 /// Evaluation options of a denoising run.
@@ -582,9 +598,9 @@ impl Validate for DenoiseSpec {
         );
         let m = &self.model;
         c.check(
-            m.arch == "residual_cnn",
+            m.arch == "residual_cnn" || m.arch == "unet",
             "model.arch",
-            "be \"residual_cnn\"",
+            "be \"residual_cnn\" or \"unet\"",
             format!("{:?}", m.arch),
         );
         c.check(
@@ -593,11 +609,23 @@ impl Validate for DenoiseSpec {
             "be between 1 and 512",
             m.features,
         );
+        let unet = m.arch == "unet";
+        let min_depth = if unet { 1 } else { 2 };
         c.check(
-            (2..=64).contains(&m.depth),
+            (min_depth..=64).contains(&m.depth),
             "model.depth",
-            "be between 2 and 64",
+            &format!("be between {min_depth} and 64"),
             m.depth,
+        );
+        c.check(
+            (1..=5).contains(&m.levels) && (unet || m.levels == 1),
+            "model.levels",
+            if unet {
+                "be between 1 and 5"
+            } else {
+                "be 1 (levels belong to model.arch = \"unet\")"
+            },
+            m.levels,
         );
         c.check(
             (1..=4).contains(&m.unshuffle),
@@ -619,21 +647,22 @@ impl Validate for DenoiseSpec {
             "be between 1 and 4096",
             t.batch_size,
         );
+        // The factor by which the network down-samples: sizes must divide by it.
+        let fold = m.unshuffle.max(1) << m.levels.clamp(1, 5).saturating_sub(1);
         c.check(
-            t.crop >= 2 * m.unshuffle && t.crop <= d.image_size,
+            t.crop >= 2 * fold && t.crop <= d.image_size,
             "train.crop",
             &format!(
                 "be between {} and data.image_size = {}",
-                2 * m.unshuffle,
+                2 * fold,
                 d.image_size
             ),
             t.crop,
         );
         c.check(
-            m.unshuffle == 0
-                || (t.crop.is_multiple_of(m.unshuffle) && d.image_size.is_multiple_of(m.unshuffle)),
+            m.unshuffle == 0 || (t.crop.is_multiple_of(fold) && d.image_size.is_multiple_of(fold)),
             "train.crop and data.image_size",
-            &format!("be multiples of model.unshuffle = {}", m.unshuffle),
+            &format!("be multiples of {fold} (model.unshuffle × 2^(model.levels − 1))"),
             format!("{} and {}", t.crop, d.image_size),
         );
         c.check(t.lr > 0.0 && t.lr < 1.0, "train.lr", "be in (0, 1)", t.lr);
@@ -642,6 +671,12 @@ impl Validate for DenoiseSpec {
             "train.lr_final",
             "be in (0, train.lr]",
             t.lr_final,
+        );
+        c.check(
+            (0.0..0.5).contains(&t.warmup),
+            "train.warmup",
+            "be a fraction of the steps in [0, 0.5)",
+            t.warmup,
         );
         c.check(
             t.time_budget_s >= 0.0,

@@ -121,3 +121,22 @@ pub fn cosine_lr(lr: f64, lr_final: f64, progress: f64) -> f64 {
     let p = progress.clamp(0.0, 1.0);
     lr_final + 0.5 * (lr - lr_final) * (1.0 + (std::f64::consts::PI * p).cos())
 }
+
+/// A linear warm-up over the first `warmup` fraction of training, then
+/// [`cosine_lr`] over the rest. Adam's first steps move every weight by
+/// about the learning rate whatever its gradient; in a deep network without
+/// normalisation that overshoots, the ReLUs die and the network stays at its
+/// initial output (seen here with a 14-layer stack and a U-Net at 3e-3).
+/// Ramping up lets Adam's moment estimates settle first.
+pub fn warmup_cosine_lr(lr: f64, lr_final: f64, warmup: f64, progress: f64) -> f64 {
+    if warmup > 0.0 && progress < warmup {
+        lr * (progress / warmup).max(1e-3)
+    } else {
+        let rest = if warmup > 0.0 {
+            (progress - warmup) / (1.0 - warmup)
+        } else {
+            progress
+        };
+        cosine_lr(lr, lr_final, rest)
+    }
+}

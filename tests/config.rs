@@ -85,6 +85,26 @@ fn out_of_range_values_name_the_key_and_the_rule() {
     assert!(e.contains("train.lr"), "{e}");
     let e = error_of(&edit(DENOISE, "train_images = 100", "train_images = 390"));
     assert!(e.contains("400"), "{e}");
+    let e = error_of(&edit(DENOISE, "warmup = 0.05", "warmup = 0.7"));
+    assert!(e.contains("train.warmup") && e.contains("[0, 0.5)"), "{e}");
+}
+
+#[test]
+fn architecture_factors_must_fit_the_crop_and_the_architecture() {
+    // Three levels halve the size twice: a 30-pixel crop does not divide by 4.
+    let e = error_of(&edit(DENOISE, "crop = 48", "crop = 30"));
+    assert!(
+        e.contains("train.crop") && e.contains("multiples of 4"),
+        "{e}"
+    );
+    let e = error_of(&edit(DENOISE, "levels = 3", "levels = 9"));
+    assert!(
+        e.contains("model.levels") && e.contains("between 1 and 5"),
+        "{e}"
+    );
+    let plain = edit(DENOISE, "arch = \"unet\"", "arch = \"residual_cnn\"");
+    let e = error_of(&plain);
+    assert!(e.contains("model.levels") && e.contains("unet"), "{e}");
 }
 
 #[test]
@@ -97,9 +117,9 @@ fn missing_key_is_named() {
 
 #[test]
 fn unknown_architecture_and_task_list_the_allowed_names() {
-    let e = error_of(&edit(DENOISE, "arch = \"residual_cnn\"", "arch = \"unet\""));
+    let e = error_of(&edit(DENOISE, "arch = \"unet\"", "arch = \"transformer\""));
     assert!(
-        e.contains("model.arch") && e.contains("residual_cnn"),
+        e.contains("model.arch") && e.contains("residual_cnn") && e.contains("unet"),
         "{e}"
     );
     let e = error_of(&edit(

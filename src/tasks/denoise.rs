@@ -24,9 +24,9 @@ use crate::data::DataStore;
 use crate::data::bsd::{self, Gray};
 use crate::images::{save_gray_grid, save_npy};
 use crate::metrics::{Quality, clip01, psnr, quality, ssim};
-use crate::models::denoiser::ResidualCnn;
+use crate::models::denoiser::Denoiser;
 use crate::runs::Run;
-use crate::train::{FitOutcome, Trainer, cosine_lr, fit};
+use crate::train::{FitOutcome, Trainer, fit, warmup_cosine_lr};
 
 /// `(clean, estimate)` slices for scoring a set with [`quality`].
 fn pairs<'a>(clean: &'a [Gray], estimates: &'a [Vec<f32>]) -> Vec<(&'a [f32], &'a [f32])> {
@@ -85,7 +85,7 @@ pub fn dihedral(tile: &[f32], size: usize, t: u8) -> Vec<f32> {
 
 /// Denoises images in batches with the inference (non-autodiff) model.
 pub fn denoise_all(
-    model: &ResidualCnn,
+    model: &Denoiser,
     noisy: &[Vec<f32>],
     size: usize,
     device: &Device,
@@ -116,7 +116,7 @@ fn dihedral_inverse(t: u8) -> u8 {
 /// Denoises with test-time self-ensemble: the mean of the model's outputs on
 /// the eight flips/rotations of each image, each mapped back.
 pub fn denoise_ensemble(
-    model: &ResidualCnn,
+    model: &Denoiser,
     noisy: &[Vec<f32>],
     size: usize,
     device: &Device,
@@ -140,7 +140,7 @@ pub fn denoise_ensemble(
 /// The task-1 side of the training loop.
 struct DenoiseTrainer<'a> {
     spec: &'a DenoiseSpec,
-    model: Option<ResidualCnn>,
+    model: Option<Denoiser>,
     optim: ModuleOptimizer,
     device: Device,
     rng: StdRng,
@@ -208,7 +208,8 @@ impl Trainer for DenoiseTrainer<'_> {
         let loss = (diff.clone() * diff).mean();
         let value = loss.clone().into_scalar::<f64>();
         let grads = GradientsParams::from_grads(loss.backward(), &model);
-        let lr = cosine_lr(self.spec.train.lr, self.spec.train.lr_final, progress);
+        let t = &self.spec.train;
+        let lr = warmup_cosine_lr(t.lr, t.lr_final, t.warmup, progress);
         self.model = Some(self.optim.step(lr, model, grads));
         Ok(value)
     }
@@ -304,7 +305,7 @@ pub fn execute(
     let sigma = spec.noise.sigma;
     let train_device = device.clone().autodiff();
     train_device.seed(spec.seed);
-    let model = ResidualCnn::new(&spec.model, &train_device);
+    let model = Denoiser::new(&spec.model, &train_device);
     let parameters = model.num_params();
     let eval_sets = vec![
         EvalSet {
@@ -434,7 +435,7 @@ pub fn execute(
     let summary = DenoiseSummary {
         sigma,
         parameters,
-        macs_per_image: ResidualCnn::macs_per_image(&spec.model, size),
+        macs_per_image: Denoiser::macs_per_image(&spec.model, size),
         fit: fit_outcome,
         train: score(&train_set, &train_out),
         val: score(&val_set, &val_out),
