@@ -6,7 +6,7 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 BIN := $(TARGET_DIR)/release/exprun
 EXPRUN := $(BIN)
 
-.PHONY: all build data denoise ordering ablations seeds tuning report test lint fmt bench
+.PHONY: all build data denoise ordering ablations seeds tuning report test lint fmt bench profile
 
 all: denoise ordering ablations report
 
@@ -56,3 +56,11 @@ fmt:
 # Training and inference throughput of the reference models (release build).
 bench: build
 	$(EXPRUN) bench
+
+# Where a training step of the reference denoiser spends its time: a
+# sampling profile (Linux perf, Debian package linux-perf) of `exprun bench`,
+# summarised by function.
+profile: build
+	@command -v perf >/dev/null || { echo "make profile needs Linux perf (Debian: apt-get install linux-perf)"; exit 1; }
+	perf record -F 499 -o target/perf.data $(EXPRUN) bench experiments/denoise.toml --seconds 15
+	perf report -i target/perf.data --no-children --sort symbol --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -20

@@ -155,3 +155,80 @@ pub fn ordering(spec: &OrderingSpec, device: &Device, seconds: f64) -> Result<Th
         inference_images_per_s: infer * batch as f64,
     })
 }
+
+/// Time of one 3×3 convolution (stride 1, zero padding) at one level of the
+/// denoiser, forward alone and forward + backward.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConvCost {
+    pub channels: usize,
+    pub size: usize,
+    pub batch: usize,
+    pub forward_ms: f64,
+    pub train_ms: f64,
+    /// Multiply-adds of one forward pass, in millions.
+    pub mmacs: f64,
+}
+
+impl ConvCost {
+    /// Training throughput in GFLOP/s: a forward and a backward pass cost
+    /// three forward passes of two FLOPs per multiply-add.
+    pub fn train_gflops(&self) -> f64 {
+        6.0 * self.mmacs * 1e6 / (self.train_ms * 1e-3) / 1e9
+    }
+}
+
+/// The shapes of the 3×3 convolutions of the denoiser's levels for one
+/// training batch: `(channels, side)` from full resolution down.
+pub fn level_shapes(spec: &DenoiseSpec) -> Vec<(usize, usize)> {
+    let m = &spec.model;
+    let side = spec.train.crop / m.unshuffle.max(1);
+    let levels = if m.arch == "unet" { m.levels } else { 1 };
+    (0..levels)
+        .map(|l| (m.features << l, side >> l))
+        .filter(|&(_, s)| s > 0)
+        .collect()
+}
+
+/// Where a denoiser's training step spends its time: each level's 3×3
+/// convolution timed alone. A profile of the training step (`make profile`)
+/// shows the convolutions' matrix products and their im2col copies taking
+/// nearly all of it, so these timings explain the step time.
+pub fn conv_costs(spec: &DenoiseSpec, device: &Device, seconds: f64) -> Vec<ConvCost> {
+    use burn::tensor::module::conv2d;
+    use burn::tensor::ops::ConvOptions;
+    let ad = device.clone().autodiff();
+    ad.seed(0);
+    let batch = spec.train.batch_size;
+    level_shapes(spec)
+        .into_iter()
+        .map(|(c, s)| {
+            let x = Tensor::<4>::random([batch, c, s, s], Distribution::Normal(0.0, 1.0), &ad)
+                .require_grad();
+            let w = Tensor::<4>::random([c, c, 3, 3], Distribution::Normal(0.0, 0.1), &ad)
+                .require_grad();
+            let options = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
+            let forward = rate(seconds, || {
+                let y = conv2d(
+                    x.clone().detach(),
+                    w.clone().detach(),
+                    None,
+                    options.clone(),
+                );
+                let _ = y.sum().into_scalar::<f64>();
+            });
+            let train = rate(seconds, || {
+                let y = conv2d(x.clone(), w.clone(), None, options.clone());
+                let grads = y.sum().backward();
+                let _ = w.grad(&grads).map(|g| g.sum().into_scalar::<f64>());
+            });
+            ConvCost {
+                channels: c,
+                size: s,
+                batch,
+                forward_ms: 1e3 / forward,
+                train_ms: 1e3 / train,
+                mmacs: (batch * s * s * c * c * 9) as f64 / 1e6,
+            }
+        })
+        .collect()
+}

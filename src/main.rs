@@ -255,6 +255,7 @@ fn run(
 fn bench(files: &[PathBuf], backend: Option<Backend>, seconds: f64) -> Result<()> {
     println!("| model | backend | training batch | train steps/s | inference images/s |");
     println!("|---|---|---|---|---|");
+    let mut costs = Vec::new();
     for file in files {
         for plan in config::load_file(file)? {
             let b = backend.unwrap_or(plan.experiment.backend());
@@ -270,6 +271,27 @@ fn bench(files: &[PathBuf], backend: Option<Backend>, seconds: f64) -> Result<()
                 t.train_batch,
                 t.train_steps_per_s,
                 t.inference_images_per_s
+            );
+            if let config::Experiment::Denoise(s) = &plan.experiment {
+                costs.push((s.name.clone(), bench::conv_costs(s, &device, seconds / 4.0)));
+            }
+        }
+    }
+    for (name, levels) in costs {
+        println!("\nOne 3×3 convolution at each level of {name}'s denoiser (training batch):\n");
+        println!(
+            "| channels | side (px) | batch | forward ms | forward + backward ms | training GFLOP/s |"
+        );
+        println!("|---|---|---|---|---|---|");
+        for c in levels {
+            println!(
+                "| {} | {} | {} | {:.1} | {:.1} | {:.0} |",
+                c.channels,
+                c.size,
+                c.batch,
+                c.forward_ms,
+                c.train_ms,
+                c.train_gflops()
             );
         }
     }
