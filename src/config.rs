@@ -397,17 +397,34 @@ fn typed<T: serde::de::DeserializeOwned>(table: &toml::Table) -> Result<T, Strin
     // Re-serialising keeps the key path in serde's messages ("unknown field `x`
     // in `train`"), which is what a person needs to find the mistake.
     let text = toml::to_string(&table).map_err(|e| e.to_string())?;
-    toml::from_str::<T>(&text).map_err(|e| clean_toml_error(&e))
+    toml::from_str::<T>(&text).map_err(|e| clean_toml_error(&e, &text))
 }
 
-/// Turns a toml deserialisation error into one line naming the key.
-fn clean_toml_error(e: &toml::de::Error) -> String {
+/// Turns a toml deserialisation error into one line naming the key and the
+/// section it sits in.
+fn clean_toml_error(e: &toml::de::Error, text: &str) -> String {
     let message = e.message().trim().to_string();
-    // toml reports spans in the re-serialised text, which the user never saw;
-    // the key path in the message is what locates the problem.
     let message = message.replace("unknown field", "unknown key");
     let message = message.replace("missing field", "missing key");
-    message.replace("expected one of", "allowed keys:")
+    let message = message.replace("expected one of", "allowed keys:");
+    // toml reports spans in the re-serialised text, which the user never saw;
+    // the section around the span is what locates the problem in their file.
+    match e.span().and_then(|span| section_at(text, span.start)) {
+        Some(section) if !message.contains(&format!("`{section}`")) => {
+            format!("in section [{section}]: {message}")
+        }
+        _ => message,
+    }
+}
+
+/// The `[section]` header in force at byte `offset` of TOML `text`, if any.
+fn section_at(text: &str, offset: usize) -> Option<String> {
+    text.get(..offset)?
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|line| line.starts_with('['))
+        .map(|header| header.trim_matches(['[', ']']).trim().to_string())
 }
 
 /// One point of a sweep: the swept `(key, value)` pairs and the resulting table.

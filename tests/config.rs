@@ -60,6 +60,7 @@ fn unknown_key_is_named_with_the_allowed_keys() {
     let e = error_of(&edit(DENOISE, "crop = 48", "crop = 48\ncrops = 3"));
     assert!(e.contains("crops"), "{e}");
     assert!(e.contains("allowed keys"), "{e}");
+    assert!(e.contains("[train]"), "the section is named: {e}");
 }
 
 #[test]

@@ -6,7 +6,7 @@ use anyhow::Result;
 
 use super::doc::Block;
 use super::plots::{Axes, Series, line_plot};
-use super::{Catalogue, FoundRun, f};
+use super::{Catalogue, FoundRun, f, grouped};
 use crate::config::{DenoiseSpec, DenoiserSpec, Experiment};
 use crate::models::denoiser::Denoiser;
 use crate::runs::read_metrics;
@@ -141,7 +141,7 @@ pub fn section(c: &Catalogue, out: &Path) -> Result<Vec<Block>> {
                 } else {
                     "this autoencoder".to_string()
                 },
-                format!("{} parameters", s.parameters),
+                format!("{} parameters", grouped(s.parameters)),
                 f(s.test.denoised.psnr, 2),
                 f(s.test.denoised.ssim, 3),
                 f(1000.0 / s.inference_images_per_s.max(1e-9), 2),
@@ -367,7 +367,7 @@ fn analysis(
         .max_by(|a, b| a.test_psnr.total_cmp(&b.test_psnr));
     let versus = match best_baseline {
         Some(bl) => format!(
-            " The best classical baseline, {} ({}), reaches {:.2} dB and SSIM {:.3}: the autoencoder is {:+.2} dB and {:+.3} SSIM from it.",
+            " The best classical baseline, {} ({}), reaches {:.2} dB and SSIM {:.3}: the autoencoder's margin over it is {:+.2} dB of PSNR and {:+.3} of SSIM.",
             bl.method,
             bl.parameter,
             bl.test_psnr,
@@ -399,7 +399,7 @@ fn analysis(
         s.val.denoised.psnr,
         s.test.denoised.psnr,
         s.test.denoised.psnr - s.val.denoised.psnr,
-        s.parameters,
+        grouped(s.parameters),
         s.test.noisy.ssim,
         s.train.noisy.ssim,
         curve,
@@ -558,7 +558,7 @@ fn model_description(m: &DenoiserSpec, s: &DenoiseSummary, size: usize) -> Strin
         "{shape}The network predicts the noise, which is subtracted from the input (residual learning, as in DnCNN: the noise is simpler to model than the image). \
          It has {params} parameters, costs {macs:.0} million multiply-adds per {size}×{size} image and sees a {rf}×{rf}-pixel neighbourhood around each output pixel. \
          It is a denoising autoencoder in the sense of Vincent et al. (2008): trained to reconstruct the clean image from a corrupted copy. The corruption, not a bottleneck, keeps it from learning the identity, so its code may be overcomplete; a narrow bottleneck would discard exactly the fine detail that denoising must keep.",
-        params = s.parameters,
+        params = grouped(s.parameters),
         macs = s.macs_per_image as f64 / 1e6,
         rf = Denoiser::receptive_field(m),
     )

@@ -142,6 +142,19 @@ pub fn f(v: f64, d: usize) -> String {
     format!("{v:.d$}")
 }
 
+/// A count with thousands separators (562,977), as a reader scans it.
+pub fn grouped(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Builds the report from the runs in `runs_root` into `out`; returns the files written.
 pub fn build(runs_root: &Path, out: &Path, pdf: bool) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(out)

@@ -7,7 +7,7 @@ use anyhow::Result;
 use super::denoise::column;
 use super::doc::Block;
 use super::plots::{Axes, Series, line_plot, scatter_plot};
-use super::{Catalogue, FoundRun, f};
+use super::{Catalogue, FoundRun, f, grouped};
 use crate::config::{Experiment, OrderingSpec};
 use crate::runs::read_metrics;
 use crate::tasks::ordering::{OrderingSummary, Protocol};
@@ -91,8 +91,8 @@ pub fn section(c: &Catalogue, out: &Path) -> Result<Vec<Block>> {
          Both agents are trained jointly by Adam on R's binary cross-entropy, with the {} estimator for the bit, learning rate {} decayed by a cosine schedule to {}, {} epochs of {} steps; {} (a case is an ordered pair and the order shown to R). Training took {:.0} s.",
         s.arch,
         spec.model.channels,
-        s.parameters_sender,
-        s.parameters_receiver,
+        grouped(s.parameters_sender),
+        grouped(s.parameters_receiver),
         s.estimator.replace('_', "-"),
         t.lr,
         t.lr_final,
@@ -250,7 +250,7 @@ fn ablations(c: &Catalogue, reference: &FoundRun) -> Vec<Block> {
                 } else {
                     "S's bit".into()
                 },
-                (s.parameters_sender + s.parameters_receiver).to_string(),
+                grouped(s.parameters_sender + s.parameters_receiver),
                 pct(s.train.error_rate),
                 format!("{} ({})", pct(s.heldout.error_rate), s.heldout.method),
                 f(s.fit.train_seconds, 0),
