@@ -74,11 +74,22 @@ pub fn to_markdown(title: &str, blocks: &[Block]) -> String {
     s
 }
 
-/// Escapes plain text for Typst markup, keeping `**bold**` as Typst's `*bold*`.
+/// Escapes plain text for Typst markup, keeping `**bold**` as Typst's
+/// `*bold*` and `` `code` `` as Typst's raw text.
 pub fn typst_text(text: &str) -> String {
     let mut out = String::new();
     for (i, part) in text.split("**").enumerate() {
-        let escaped = escape_typst(part);
+        let escaped: String = part
+            .split('`')
+            .enumerate()
+            .map(|(j, piece)| {
+                if j % 2 == 1 {
+                    format!("`{piece}`")
+                } else {
+                    escape_typst(piece)
+                }
+            })
+            .collect();
         if i % 2 == 1 {
             let _ = write!(out, "*{escaped}*");
         } else {

@@ -47,6 +47,26 @@ const COLORS: [RGBColor; 6] = [
     RGBColor(90, 90, 90),
 ];
 
+/// The fixed colour of a curve whose name starts with a data-set role, so
+/// that "validation" (say) has the same colour in every figure.
+fn role_colour(name: &str) -> Option<RGBColor> {
+    let n = name.to_lowercase();
+    let role = if n.contains("noisy input") {
+        5
+    } else if n.starts_with("train (fixed") {
+        4
+    } else if n.starts_with("train") {
+        0
+    } else if n.starts_with("validation") {
+        2
+    } else if n.starts_with("test") || n.starts_with("held-out") {
+        1
+    } else {
+        return None;
+    };
+    Some(COLORS[role])
+}
+
 /// Draws `series` as lines with markers into an SVG file.
 pub fn line_plot(path: &Path, axes: &Axes, series: &[Series]) -> Result<()> {
     let pts: Vec<(f64, f64)> = series
@@ -81,7 +101,7 @@ pub fn line_plot(path: &Path, axes: &Axes, series: &[Series]) -> Result<()> {
         .margin(12)
         .x_label_area_size(46)
         .y_label_area_size(70);
-    let label_style = (FONT, 16).into_font();
+    let label_style = (FONT, 18).into_font();
     if axes.log_y {
         let (ly0, ly1) = (y0 * 0.8, y1 * 1.25);
         let mut chart = builder
@@ -140,7 +160,7 @@ where
     Y: Ranged<ValueType = f64>,
 {
     for (i, s) in series.iter().enumerate() {
-        let color = COLORS[i % COLORS.len()];
+        let color = role_colour(&s.name).unwrap_or(COLORS[i % COLORS.len()]);
         let style = ShapeStyle::from(&color).stroke_width(2);
         let points: Vec<(f64, f64)> = s
             .points
@@ -251,7 +271,7 @@ pub fn scatter_plot(path: &Path, axes: &Axes, series: &[Series]) -> Result<()> {
     let (px, py) = (((x1 - x0) * 0.05).max(1e-9), ((y1 - y0) * 0.05).max(1e-9));
     let root = SVGBackend::new(path, (720, 420)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| anyhow!("{e:?}"))?;
-    let label_style = (FONT, 16).into_font();
+    let label_style = (FONT, 18).into_font();
     let mut chart = ChartBuilder::on(&root)
         .caption(axes.title, (FONT, 22).into_font())
         .margin(12)
@@ -270,7 +290,7 @@ pub fn scatter_plot(path: &Path, axes: &Axes, series: &[Series]) -> Result<()> {
         .draw()
         .map_err(|e| anyhow!("{e:?}"))?;
     for (i, s) in series.iter().enumerate() {
-        let color = COLORS[i % COLORS.len()];
+        let color = role_colour(&s.name).unwrap_or(COLORS[i % COLORS.len()]);
         chart
             .draw_series(s.points.iter().map(|&p| Circle::new(p, 3, color.filled())))
             .map_err(|e| anyhow!("{e:?}"))?
