@@ -155,10 +155,11 @@ fn empty_binary_and_broken_files_are_rejected_with_the_file_name() {
 
 #[test]
 fn a_list_of_values_becomes_a_sweep() {
-    let plans = parse_str(
-        &edit(DENOISE, "sigma = 25.0", "sigma = [15.0, 25.0, 50.0]")
-            .replace("lr = 3e-3", "lr = [1e-3, 3e-3]"),
-    )
+    let plans = parse_str(&edit(
+        &edit(DENOISE, "sigma = 25.0", "sigma = [15.0, 25.0, 50.0]"),
+        "lr = 5e-3",
+        "lr = [1e-3, 5e-3]",
+    ))
     .unwrap();
     assert_eq!(plans.len(), 6);
     let sigmas: Vec<f64> = plans

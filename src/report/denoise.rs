@@ -423,7 +423,10 @@ fn analysis(
             bl.test_ssim,
             signed(s.test.denoised.psnr - bl.test_psnr, 2),
             signed(s.test.denoised.ssim - bl.test_ssim, 3),
-            target_verdict(s.test.denoised.psnr - bl.test_psnr, s.test.denoised.ssim - bl.test_ssim),
+            target_verdict(
+                s.test.denoised.psnr - bl.test_psnr,
+                s.test.denoised.ssim - bl.test_ssim
+            ),
         ),
         None => String::new(),
     };
@@ -606,7 +609,11 @@ fn model_description(m: &DenoiserSpec, s: &DenoiseSummary, size: usize) -> Strin
             levels = m.levels,
             widths = widths.join(", "),
             sides = sides.join(", "),
-            units = if m.depth == 1 { "one residual unit".to_string() } else { format!("{} residual units", m.depth) },
+            units = if m.depth == 1 {
+                "one residual unit".to_string()
+            } else {
+                format!("{} residual units", m.depth)
+            },
         )
     } else {
         format!(
