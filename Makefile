@@ -6,9 +6,12 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 BIN := $(TARGET_DIR)/release/exprun
 EXPRUN := $(BIN)
 
-.PHONY: all build data denoise ordering ablations seeds tuning report test lint fmt bench profile
+.PHONY: all everything build data denoise ordering ablations seeds tuning report test lint fmt bench profile
 
 all: denoise ordering ablations report
+
+# Every run the report can show: also the seed and tuning sweeps (about an hour more).
+everything: denoise ordering ablations seeds tuning report
 
 # --all-targets builds the tests too, so that `make build` and `make test`
 # share one feature set and neither recompiles burn after the other.

@@ -409,10 +409,13 @@ fn clean_toml_error(e: &toml::de::Error, text: &str) -> String {
     let message = message.replace("expected one of", "allowed keys:");
     // toml reports spans in the re-serialised text, which the user never saw;
     // the section around the span is what locates the problem in their file.
+    // Only an unknown key's span points at the key itself; a missing key's
+    // points at its table, which the re-serialised text does not delimit.
+    if !message.starts_with("unknown key") {
+        return message;
+    }
     match e.span().and_then(|span| section_at(text, span.start)) {
-        Some(section) if !message.contains(&format!("`{section}`")) => {
-            format!("in section [{section}]: {message}")
-        }
+        Some(section) if !section.is_empty() => format!("in section [{section}]: {message}"),
         _ => message,
     }
 }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use exprun::config::{self, Backend};
@@ -305,6 +305,14 @@ fn slurm(
     time: &str,
 ) -> Result<()> {
     let plans = config::load_file(file)?;
+    // Slurm opens each task's log under the runs folder before the task
+    // starts, and fails the task if the folder does not exist yet.
+    std::fs::create_dir_all(runs_root).with_context(|| {
+        format!(
+            "cannot create the runs folder {} for the job's logs; pass --runs with a writable folder",
+            runs_root.display()
+        )
+    })?;
     let name = plans[0].experiment.name().to_string();
     let sweep_id = format!("{}_{name}", runs::utc_now().replace([':', '-'], ""));
     let here = std::env::current_dir()?;

@@ -61,6 +61,8 @@ fn unknown_key_is_named_with_the_allowed_keys() {
     assert!(e.contains("crops"), "{e}");
     assert!(e.contains("allowed keys"), "{e}");
     assert!(e.contains("[train]"), "the section is named: {e}");
+    let e = error_of(&edit(DENOISE, "seed = 1", "seed = 1\nseeds = 2"));
+    assert!(e.contains("seeds") && !e.contains("section"), "{e}");
 }
 
 #[test]
@@ -112,6 +114,7 @@ fn architecture_factors_must_fit_the_crop_and_the_architecture() {
 fn missing_key_is_named() {
     let e = error_of(&edit(DENOISE, "lr_final = 3e-5", ""));
     assert!(e.contains("lr_final"), "{e}");
+    assert!(!e.contains("section"), "no guessed section: {e}");
     let e = error_of(&edit(DENOISE, "task = \"denoise\"", ""));
     assert!(e.contains("task"), "{e}");
 }

@@ -109,18 +109,45 @@ fn smoke_runs_fill_run_folders_reproducibly_and_feed_the_report() {
     );
 
     let report = tempfile::tempdir().unwrap();
-    let out = exprun(&[
+    // A file of the user's in the report folder, and a stale plot of an
+    // earlier build: the first must survive, the second must go.
+    std::fs::write(report.path().join("NOTES.md"), "mine").unwrap();
+    std::fs::write(report.path().join("mine.svg"), "<svg/>").unwrap();
+    std::fs::write(report.path().join("sweep_99.svg"), "<svg/>").unwrap();
+    let build = || {
+        let out = exprun(&[
+            "report",
+            "--runs",
+            runs_arg,
+            "--out",
+            report.path().to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    build();
+    build();
+    assert!(report.path().join("NOTES.md").is_file(), "user file kept");
+    assert!(report.path().join("mine.svg").is_file(), "user file kept");
+    assert!(
+        !report.path().join("sweep_99.svg").exists(),
+        "stale plot removed"
+    );
+    let missing = exprun(&[
         "report",
         "--runs",
-        runs_arg,
+        "/nonexistent/runs",
         "--out",
         report.path().to_str().unwrap(),
     ]);
     assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        !missing.status.success(),
+        "a missing runs folder is an error"
     );
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/runs"));
     let md = std::fs::read_to_string(report.path().join("report.md")).unwrap();
     assert!(
         md.contains("Reconstruction error") && md.contains("Final error rate"),

@@ -68,8 +68,9 @@ pub fn ensure(store: &DataStore) -> Result<()> {
         if !path.is_file() && !store.copy_from_mirror(&rel_in_store)? {
             if !store.allow_download {
                 bail!(
-                    "{} is missing, no mirror holds it and downloads are off (DATA_OFFLINE=1); set DATA_MIRROR or allow downloads",
-                    path.display()
+                    "{} is missing: {}, and downloads are off (DATA_OFFLINE=1); set DATA_MIRROR to a mirror folder or allow downloads",
+                    path.display(),
+                    store.not_in_mirror(&rel_in_store)
                 );
             }
             let bytes = download(&upstream_url(rel), 4 << 20)?;

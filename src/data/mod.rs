@@ -53,6 +53,19 @@ impl DataStore {
         Ok(())
     }
 
+    /// Why `rel` could not be found locally, for an error message: the mirror
+    /// path searched (and the file it lacked), or that no mirror was found.
+    pub fn not_in_mirror(&self, rel: &Path) -> String {
+        match &self.mirror {
+            Some(m) => format!(
+                "the mirror {} has no {} (a mirror holds the layout of data/: bsd/… and cifar-10-batches-bin/…)",
+                m.display(),
+                rel.display()
+            ),
+            None => "no mirror was found (DATA_MIRROR is unset and ../shared/data, relative to the current folder, does not exist)".to_string(),
+        }
+    }
+
     /// Copies `rel` from the mirror into `data/`, returning whether it was found there.
     fn copy_from_mirror(&self, rel: &Path) -> Result<bool> {
         let Some(mirror) = &self.mirror else {

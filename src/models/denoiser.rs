@@ -46,6 +46,9 @@ fn conv3x3(c_in: usize, c_out: usize, init: Initializer, device: &Device) -> Con
 }
 
 /// The denoiser an experiment names in `model.arch`.
+// A run holds one or two of these at a time, so the size difference between
+// the variants costs nothing worth boxing for.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Denoiser {
     Plain(ResidualCnn),

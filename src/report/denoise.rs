@@ -80,8 +80,15 @@ pub fn section(c: &Catalogue, out: &Path) -> Result<Vec<Block>> {
     b.push(Block::Para(format!(
         "Noise is additive white Gaussian with σ = {}/255 ({:.3} in [0, 1] units), not clipped, as in the denoising literature. \
          Training draws fresh noise for every crop at every step; the train, validation and test evaluation copies are corrupted once from a fixed seed ({}), so every epoch and every method sees the same noisy inputs. \
-         The figure shows why this level was chosen: at σ = {} the structures of the photograph are still clearly recognisable and the noise is plainly visible, while σ = 50 and 75 start to bury fine detail and σ = 10 changes the picture only slightly, which leaves a denoiser little to show.",
-        spec.noise.sigma, spec.noise.sigma / 255.0, spec.noise.eval_seed, spec.noise.sigma
+         {}",
+        spec.noise.sigma,
+        spec.noise.sigma / 255.0,
+        spec.noise.eval_seed,
+        if spec.noise.sigma == 25.0 {
+            "The figure shows why this level was chosen: at σ = 25 the structures of the photograph are still clearly recognisable and the noise is plainly visible, while σ = 50 and 75 start to bury fine detail and σ = 10 changes the picture only slightly, which leaves a denoiser little to show."
+        } else {
+            "The figure shows the photographs at several noise levels for comparison."
+        }
     )));
     run.copy_artifact("sigma_gallery.png", out, "denoise_sigma_gallery.png")?;
     b.push(Block::Figure {
@@ -190,8 +197,8 @@ pub fn section(c: &Catalogue, out: &Path) -> Result<Vec<Block>> {
         &Axes {
             title: "Denoising loss against training time",
             x_label: "training time (s)",
-            y_label: "MSE (log scale)",
-            log_y: true,
+            y_label: "MSE",
+            log_y: false,
         },
         &[
             Series::new(
@@ -211,7 +218,7 @@ pub fn section(c: &Catalogue, out: &Path) -> Result<Vec<Block>> {
     )?;
     b.push(Block::Figure {
         path: "denoise_loss.svg".into(),
-        caption: "Loss (MSE, log scale) against training time in seconds (evaluation time excluded), on the training, validation and test sets.".into(),
+        caption: "Loss (MSE) against training time in seconds (evaluation time excluded), on the training, validation and test sets.".into(),
         width: 0.8,
         pixelated: false,
     });
@@ -444,7 +451,7 @@ fn analysis(
     blocks.push(Block::Para(format!(
         "**Generalisation.** Training and validation photographs come from the same source (Train400), so their gap measures overfitting: {:.2} dB against {:.2} dB, {:.2} dB. \
          Validation against test measures the shift between the two collections: {:.2} dB against {:.2} dB ({} dB). Train400 holds 180×180 crops and BSD68 whole 481×321 photographs, so the same downscale to {}×{} shrinks a test photograph about 1.8 times more, and its texture is denser per pixel, which is harder to tell from noise. \
-         The small train–validation gap fits how the model is trained: every step sees new crops, flips and noise, so with {} parameters it learns a local rule for telling noise from image structure rather than the 100 photographs themselves. \
+         The small train–validation gap fits how the model is trained: every step sees new crops, flips and noise, so with {} parameters it learns a local rule for telling noise from image structure rather than the {} photographs themselves. \
          SSIM follows the image content more than the model: it is higher on the test set already for the noisy inputs ({:.3} against {:.3} on train). {}{}",
         s.train.denoised.psnr,
         s.val.denoised.psnr,
@@ -455,6 +462,7 @@ fn analysis(
         spec.data.image_size,
         spec.data.image_size,
         grouped(s.parameters),
+        s.train.images,
         s.test.noisy.ssim,
         s.train.noisy.ssim,
         curve,
@@ -471,10 +479,13 @@ fn analysis(
         )));
     }
     blocks.push(Block::Para(format!(
-        "**Other noise levels.** Trained at σ = {} only, the model improves the input at σ = {} and does not at σ = {}. Below the training level it treats part of the image as noise and oversmooths; above it leaves noise in. A model meant for unknown noise levels would be trained on a range of σ (a blind denoiser) or given σ as an input, as FFDNet does.",
+        "**Other noise levels.** Trained at σ = {} only, the model {}. Below the training level it treats part of the image as noise and oversmooths; above it leaves noise in. A model meant for unknown noise levels would be trained on a range of σ (a blind denoiser) or given σ as an input, as FFDNet does.",
         spec.noise.sigma,
-        if helps.is_empty() { "none of the levels tested".to_string() } else { helps.join(", ") },
-        if hurts.is_empty() { "none of the levels tested".to_string() } else { hurts.join(", ") },
+        match (helps.is_empty(), hurts.is_empty()) {
+            (false, false) => format!("improves the input at σ = {} and does not at σ = {}", helps.join(", "), hurts.join(", ")),
+            (false, true) => format!("improves the input at every level tested (σ = {})", helps.join(", ")),
+            (true, _) => format!("improves the input at none of the levels tested (σ = {})", hurts.join(", ")),
+        },
     )));
     blocks.push(Block::Para(format!(
         "**How tuning and the final evaluation are done.** Choices (architecture, width and depth, learning rate, crop size, schedule) were compared on the validation split only; the test photographs enter only the per-epoch curve the brief asks for and the final table, and no decision was taken from them. \
@@ -557,13 +568,13 @@ fn robustness_series(
             .collect()
     };
     let mut series = vec![Series::new(
-        &format!("denoised, trained at σ = {}", spec.noise.sigma),
+        format!("denoised, trained at σ = {}", spec.noise.sigma),
         curve(s),
     )];
     for (other, sum) in levels {
         if other.noise.sigma != spec.noise.sigma {
             series.push(Series::new(
-                &format!("denoised, trained at σ = {}", other.noise.sigma),
+                format!("denoised, trained at σ = {}", other.noise.sigma),
                 curve(sum),
             ));
         }
@@ -598,7 +609,7 @@ fn model_description(m: &DenoiserSpec, s: &DenoiseSummary, size: usize) -> Strin
             .collect();
         let sides: Vec<String> = (0..m.levels)
             .map(|l| {
-                let side = size / m.unshuffle.max(1) >> l;
+                let side = (size / m.unshuffle.max(1)) >> l;
                 format!("{side}×{side}")
             })
             .collect();
