@@ -526,6 +526,7 @@ fn levels_table(levels: &[(DenoiseSpec, DenoiseSummary)]) -> Option<Block> {
             let bm3d = s.baselines.iter().find(|b| b.method == "BM3D")?;
             Some(vec![
                 f(spec.noise.sigma, 0),
+                model_label(&spec.model),
                 f(s.test.noisy.psnr, 2),
                 format!("{} / {}", f(bm3d.test_psnr, 2), f(bm3d.test_ssim, 3)),
                 format!(
@@ -547,11 +548,20 @@ fn levels_table(levels: &[(DenoiseSpec, DenoiseSummary)]) -> Option<Block> {
     }
     Some(Block::Table {
         caption: "The autoencoder against BM3D on the same noisy test images, one model trained per noise level: mean test PSNR (dB) / SSIM, and the autoencoder's margin over BM3D.".into(),
-        header: ["σ", "noisy PSNR", "BM3D", "autoencoder", "margin", "training s"]
+        header: ["σ", "model", "noisy PSNR", "BM3D", "autoencoder", "margin", "training s"]
             .map(String::from)
             .to_vec(),
         rows,
     })
+}
+
+/// A short name of a denoiser's shape, e.g. "U-Net, 3 levels, 32 ch".
+fn model_label(m: &DenoiserSpec) -> String {
+    if m.arch == "unet" {
+        format!("U-Net, {} levels, {} ch", m.levels, m.features)
+    } else {
+        format!("{} layers, {} ch", m.depth, m.features)
+    }
 }
 
 /// Curves of the robustness plot: the primary model, then the other

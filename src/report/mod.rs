@@ -167,6 +167,10 @@ pub fn sig3(v: f64) -> String {
 /// A signed number with a typographic minus (−0.48, +0.26), as in print.
 pub fn signed(v: f64, d: usize) -> String {
     let text = format!("{v:+.d$}");
+    if text[1..].chars().all(|c| c == '0' || c == '.') {
+        // Rounds to zero: no sign to show.
+        return text[1..].to_string();
+    }
     text.replacen('-', "−", 1)
 }
 

@@ -185,6 +185,9 @@ pub fn section(c: &Catalogue, out: &Path) -> Result<Vec<Block>> {
         }))
         .collect(),
     });
+    if let Some(para) = seed_spread(c, &run.info.experiment, run.info.seed) {
+        b.push(para);
+    }
     b.extend(ablations(c, run));
     if let Some(p) = &s.protocol {
         b.extend(protocol(run, p, out)?);
@@ -231,9 +234,63 @@ fn train_losses(run: &FoundRun) -> Vec<f64> {
         .unwrap_or_default()
 }
 
+/// The spread over training seeds of the reference experiment, from the
+/// latest `<experiment>-seeds` sweep: one seed's error rate alone can be a
+/// lucky or an unlucky draw.
+fn seed_spread(c: &Catalogue, experiment: &str, seed: u64) -> Option<Block> {
+    let name = format!("{experiment}-seeds");
+    let latest = c
+        .all_finished
+        .iter()
+        .filter(|r| r.info.experiment == name)
+        .max_by_key(|r| r.order())?;
+    let sweep = latest.info.sweep_id.clone();
+    let summaries: Vec<OrderingSummary> = c
+        .all_finished
+        .iter()
+        .filter(|r| r.info.experiment == name && r.info.sweep_id == sweep)
+        .filter_map(|r| r.json("summary.json").ok())
+        .collect();
+    if summaries.len() < 2 {
+        return None;
+    }
+    let stat = |v: Vec<f64>| {
+        let n = v.len() as f64;
+        let mean = v.iter().sum::<f64>() / n;
+        let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+        (mean, var.sqrt())
+    };
+    let (train_mean, _) = stat(summaries.iter().map(|s| s.train.errors as f64).collect());
+    let (held_mean, held_std) = stat(
+        summaries
+            .iter()
+            .map(|s| 100.0 * s.heldout.error_rate)
+            .collect(),
+    );
+    let worst_train = summaries.iter().map(|s| s.train.errors).max().unwrap_or(0);
+    Some(Block::Para(format!(
+        "Over {} training seeds of the same experiment (the seed sweep below), R misclassifies {} and {:.2} ± {:.2} % of the held-out cases (mean ± standard deviation over seeds); the reference run above has seed {}.",
+        summaries.len(),
+        if worst_train == 0 {
+            "none of the training cases with any seed".to_string()
+        } else {
+            format!("{train_mean:.1} training cases on average (at most {worst_train})")
+        },
+        held_mean,
+        held_std,
+        seed,
+    )))
+}
+
 /// One row per ordering experiment (the reference and its ablations), and what they show.
 fn ablations(c: &Catalogue, reference: &FoundRun) -> Vec<Block> {
-    let runs = c.of_task("ordering");
+    // Seed and tuning sweeps have their own tables; here only the
+    // reference and the single-run ablations.
+    let runs: Vec<&FoundRun> = c
+        .of_task("ordering")
+        .into_iter()
+        .filter(|r| r.info.swept.is_empty())
+        .collect();
     if runs.len() < 2 {
         return vec![];
     }

@@ -51,15 +51,21 @@ const COLORS: [RGBColor; 6] = [
 /// that "validation" (say) has the same colour in every figure.
 fn role_colour(name: &str) -> Option<RGBColor> {
     let n = name.to_lowercase();
+    // A role word alone or followed by a space or comma ("train (fixed…",
+    // "test, noisy input"); "train.lr=…" of a sweep is not a role.
+    let is = |role: &str| {
+        n.strip_prefix(role)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', ',']))
+    };
     let role = if n.contains("noisy input") {
         5
     } else if n.starts_with("train (fixed") {
         4
-    } else if n.starts_with("train") {
+    } else if is("train") {
         0
-    } else if n.starts_with("validation") {
+    } else if is("validation") {
         2
-    } else if n.starts_with("test") || n.starts_with("held-out") {
+    } else if is("test") || is("held-out") {
         1
     } else {
         return None;

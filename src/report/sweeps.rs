@@ -124,7 +124,11 @@ pub fn section(c: &Catalogue, out: &Path) -> Result<Vec<Block>> {
             let mut row = vec!["mean ± std".to_string()];
             for j in 0..names.len() {
                 let (m, s) = mean_std(&values.iter().map(|v| v[j]).collect::<Vec<_>>());
-                row.push(format!("{m:.3} ± {s:.3}"));
+                row.push(mean_pm_std(
+                    m,
+                    s,
+                    values.iter().all(|v| v[j].fract() == 0.0),
+                ));
             }
             rows.push(row);
         }
@@ -194,4 +198,17 @@ pub fn section(c: &Catalogue, out: &Path) -> Result<Vec<Block>> {
         });
     }
     Ok(b)
+}
+
+/// "mean ± std" with as many decimals as the spread supports (two
+/// significant digits of the std), none for counts that do not vary.
+fn mean_pm_std(mean: f64, std: f64, integral: bool) -> String {
+    let decimals = if integral && std == 0.0 {
+        0
+    } else if std > 0.0 && std.is_finite() {
+        (1 - std.log10().floor() as i32).clamp(0, 4) as usize
+    } else {
+        3
+    };
+    format!("{} ± {}", f(mean, decimals), f(std, decimals))
 }
