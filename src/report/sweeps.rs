@@ -154,6 +154,11 @@ pub fn section(c: &Catalogue, out: &Path) -> Result<Vec<Block>> {
             header,
             rows,
         });
+        if !only_seed {
+            if let Some(text) = verdict(runs, &values) {
+                b.push(Block::Para(text));
+            }
+        }
         let plot = format!("sweep_{k}.svg");
         let (metric, label, x_name, x_label) = if runs[0].info.task == "denoise" {
             ("val_psnr", "validation PSNR (dB)", "epoch", "epoch")
@@ -211,4 +216,49 @@ fn mean_pm_std(mean: f64, std: f64, integral: bool) -> String {
         3
     };
     format!("{} ± {}", f(mean, decimals), f(std, decimals))
+}
+
+/// What a tuning sweep decided, on the validation split: the best run by
+/// validation PSNR (denoising) or validation error (ordering), and its lead
+/// over the runner-up.
+fn verdict(runs: &[&FoundRun], values: &[Vec<f64>]) -> Option<String> {
+    if runs.len() != values.len() || runs.len() < 2 {
+        return None;
+    }
+    let denoise = runs[0].info.task == "denoise";
+    // Column of the validation metric in `finals` and whether higher is better.
+    let (col, higher, unit, what) = if denoise {
+        (0, true, "dB", "validation PSNR")
+    } else {
+        (1, false, "%", "validation error")
+    };
+    let mut order: Vec<usize> = (0..runs.len())
+        .filter(|&i| values[i][col].is_finite())
+        .collect();
+    order.sort_by(|&a, &b| {
+        let (x, y) = (values[a][col], values[b][col]);
+        if higher {
+            y.total_cmp(&x)
+        } else {
+            x.total_cmp(&y)
+        }
+    });
+    let (&best, &next) = (order.first()?, order.get(1)?);
+    let label = |i: usize| {
+        runs[i]
+            .info
+            .swept
+            .iter()
+            .map(|(k, v)| format!("{k} = {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Some(format!(
+        "Best {what}: {} ({} {unit}), {} {unit} ahead of {} ({} {unit}).",
+        label(best),
+        f(values[best][col], 3),
+        f((values[best][col] - values[next][col]).abs(), 3),
+        label(next),
+        f(values[next][col], 3),
+    ))
 }
