@@ -154,10 +154,8 @@ pub fn section(c: &Catalogue, out: &Path) -> Result<Vec<Block>> {
             header,
             rows,
         });
-        if !only_seed {
-            if let Some(text) = verdict(runs, &values) {
-                b.push(Block::Para(text));
-            }
+        if let Some(text) = verdict(runs, &values).filter(|_| !only_seed) {
+            b.push(Block::Para(text));
         }
         let plot = format!("sweep_{k}.svg");
         let (metric, label, x_name, x_label) = if runs[0].info.task == "denoise" {
