@@ -110,8 +110,9 @@ pub fn section(c: &Catalogue, out: &Path) -> Result<Vec<Block>> {
                 continue;
             };
             let mut row: Vec<String> = r.info.swept.iter().map(|(_, v)| v.clone()).collect();
-            row.extend(v.iter().map(|x| {
-                if x.fract() == 0.0 {
+            row.extend(v.iter().zip(&names).map(|(x, name)| {
+                // Seconds vary by more than a second between identical runs.
+                if x.fract() == 0.0 || name.ends_with(" s") {
                     format!("{x:.0}")
                 } else {
                     f(*x, 3)
