@@ -72,12 +72,25 @@ pub fn fit(
                 out.train_seconds += started.elapsed().as_secs_f64();
                 break 'epochs;
             }
+            // The budget is a hard limit: no step starts after it is spent,
+            // even in the middle of an epoch (which is then evaluated and
+            // logged as the last one).
+            if time_budget_s > 0.0
+                && out.train_seconds + started.elapsed().as_secs_f64() >= time_budget_s
+            {
+                out.stopped_by_time_budget = true;
+                break;
+            }
             loss_sum += trainer.step(out.steps_done as f64 / total as f64)?;
             steps += 1;
             out.steps_done += 1;
             bar.inc(1);
         }
         out.train_seconds += started.elapsed().as_secs_f64();
+        if steps == 0 {
+            // The budget ran out exactly at an epoch boundary.
+            break;
+        }
         let eval_started = Instant::now();
         let metrics = trainer.evaluate()?;
         out.eval_seconds += eval_started.elapsed().as_secs_f64();
@@ -90,8 +103,7 @@ pub fn fit(
         row.extend(metrics);
         log.append(&row)?;
         out.epochs_done = epoch;
-        if time_budget_s > 0.0 && out.train_seconds >= time_budget_s && epoch < epochs {
-            out.stopped_by_time_budget = true;
+        if out.stopped_by_time_budget {
             break;
         }
     }
