@@ -290,13 +290,33 @@ fn write_manifest(out: &Path, blocks: &[Block], written: &[PathBuf]) -> Result<(
 /// Which runs the report used, with their provenance; unfinished runs listed apart.
 fn provenance(c: &Catalogue) -> Vec<Block> {
     let mut blocks = vec![Block::Heading(1, "Runs behind this report".into())];
-    let rows: Vec<Vec<String>> = c
-        .finished
-        .values()
+    // The latest run of each experiment and, when it belongs to a sweep,
+    // every run of that sweep: all the runs whose numbers the report shows.
+    let mut shown: Vec<&FoundRun> = c
+        .all_finished
+        .iter()
+        .filter(|r| {
+            c.finished.get(&r.info.experiment).is_some_and(|latest| {
+                latest.id() == r.id()
+                    || (latest.info.sweep_id.is_some() && latest.info.sweep_id == r.info.sweep_id)
+            })
+        })
+        .collect();
+    shown.sort_by_key(|r| (r.info.experiment.clone(), r.order()));
+    let rows: Vec<Vec<String>> = shown
+        .into_iter()
         .map(|r| {
             vec![
-                r.info.experiment.clone(),
                 r.id(),
+                r.info
+                    .swept
+                    .iter()
+                    .map(|(k, v)| format!("{k} = {v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+                    .chars()
+                    .chain(r.info.swept.is_empty().then_some('—'))
+                    .collect(),
                 r.info.seed.to_string(),
                 r.info.backend.clone(),
                 r.info
@@ -314,8 +334,8 @@ fn provenance(c: &Catalogue) -> Vec<Block> {
         })
         .collect();
     blocks.push(Block::Table {
-        caption: "Latest finished run of each experiment: folder, seed, backend, source commit and wall time (s).".into(),
-        header: ["experiment", "run folder", "seed", "backend", "commit", "wall s"].map(String::from).to_vec(),
+        caption: "Every run behind the numbers above: the latest finished run of each experiment and every run of its sweep, with the swept values, seed, backend, source commit (\"modified\": the working tree had uncommitted changes when the run started) and the run's whole wall time in seconds (training, evaluation and baselines).".into(),
+        header: ["run folder", "swept", "seed", "backend", "commit", "wall s"].map(String::from).to_vec(),
         rows,
     });
     if !c.unfinished.is_empty() {
