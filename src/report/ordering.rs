@@ -254,12 +254,7 @@ fn seed_spread(c: &Catalogue, experiment: &str, seed: u64) -> Option<Block> {
     if summaries.len() < 2 {
         return None;
     }
-    let stat = |v: Vec<f64>| {
-        let n = v.len() as f64;
-        let mean = v.iter().sum::<f64>() / n;
-        let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
-        (mean, var.sqrt())
-    };
+    let stat = |v: Vec<f64>| super::sweeps::mean_std(&v);
     let (train_mean, _) = stat(summaries.iter().map(|s| s.train.errors as f64).collect());
     let (held_mean, held_std) = stat(
         summaries

@@ -71,7 +71,8 @@ fn finals(run: &FoundRun, seeds_only: bool) -> Option<(Vec<&'static str>, Vec<f6
     }
 }
 
-fn mean_std(v: &[f64]) -> (f64, f64) {
+/// Mean and sample standard deviation (0 for a single value).
+pub(super) fn mean_std(v: &[f64]) -> (f64, f64) {
     let n = v.len().max(1) as f64;
     let m = v.iter().sum::<f64>() / n;
     let var = if v.len() > 1 {
