@@ -433,35 +433,115 @@ fn section_at(text: &str, offset: usize) -> Option<String> {
 /// One point of a sweep: the swept `(key, value)` pairs and the resulting table.
 pub type SweepPoint = (Vec<(String, String)>, toml::Table);
 
+/// The top-level key that pairs sweep axes: `sweep_together = ["a.b", "c.d"]`
+/// makes the lists of those keys vary in step (their first values together,
+/// then their second …) instead of in every combination. That is how a
+/// comparison at equal work is written, e.g. batch size against steps.
+pub const SWEEP_TOGETHER: &str = "sweep_together";
+
 /// Expands every array value into alternatives and returns the cartesian
-/// product, each with the list of swept `(key, value)` pairs.
+/// product, each with the list of swept `(key, value)` pairs; the keys named
+/// in [`SWEEP_TOGETHER`] form one axis whose values are taken in step.
 ///
 /// Arrays of tables are structure, not sweeps; the schema has one list-valued
 /// key (`eval.robustness_sigmas`), which is taken as a value, not a sweep.
 pub fn expand_sweeps(table: &toml::Table) -> Result<Vec<SweepPoint>, String> {
+    let mut table = table.clone();
+    let together = paired_keys(table.remove(SWEEP_TOGETHER))?;
     let mut axes: Vec<(Vec<String>, Vec<toml::Value>)> = Vec::new();
-    collect_axes(table, &mut Vec::new(), &mut axes)?;
-    let mut out = vec![(Vec::new(), table.clone())];
-    for (path, values) in &axes {
+    collect_axes(&table, &mut Vec::new(), &mut axes)?;
+    // Each axis is a list of alternatives; an alternative sets one or more keys.
+    type Setting = Vec<(Vec<String>, toml::Value)>;
+    let mut grouped: Vec<Vec<Setting>> = Vec::new();
+    let (paired, single): (Vec<_>, Vec<_>) = axes
+        .into_iter()
+        .partition(|(path, _)| together.contains(&path.join(".")));
+    if let Some(missing) = together
+        .iter()
+        .find(|k| !paired.iter().any(|(p, _)| &p.join(".") == *k))
+    {
+        return Err(format!(
+            "key `{SWEEP_TOGETHER}` names `{missing}`, which is not a list of values in this file; name only keys given as lists"
+        ));
+    }
+    if let Some((first, rest)) = paired.split_first() {
+        let n = first.1.len();
+        if let Some((path, values)) = rest.iter().find(|(_, v)| v.len() != n) {
+            return Err(format!(
+                "keys in `{SWEEP_TOGETHER}` must list equally many values: `{}` lists {n}, `{}` lists {}",
+                first.0.join("."),
+                path.join("."),
+                values.len()
+            ));
+        }
+        grouped.push(
+            (0..n)
+                .map(|i| {
+                    paired
+                        .iter()
+                        .map(|(p, v)| (p.clone(), v[i].clone()))
+                        .collect()
+                })
+                .collect(),
+        );
+    }
+    for (path, values) in single {
+        grouped.push(
+            values
+                .into_iter()
+                .map(|v| vec![(path.clone(), v)])
+                .collect(),
+        );
+    }
+    let mut out = vec![(Vec::new(), table)];
+    for alternatives in &grouped {
         let mut next = Vec::new();
         for (swept, base) in &out {
-            for value in values {
+            for setting in alternatives {
                 let mut t = base.clone();
-                set_path(&mut t, path, value.clone());
                 let mut s = swept.clone();
-                s.push((path.join("."), value.to_string()));
+                for (path, value) in setting {
+                    set_path(&mut t, path, value.clone());
+                    s.push((path.join("."), value.to_string()));
+                }
                 next.push((s, t));
             }
         }
         out = next;
-    }
-    if out.len() > 1000 {
-        return Err(format!(
-            "the sweep expands to {} runs; the limit is 1000, list fewer values",
-            out.len()
-        ));
+        if out.len() > 1000 {
+            return Err(format!(
+                "the sweep expands to more than 1000 runs ({} so far); list fewer values",
+                out.len()
+            ));
+        }
     }
     Ok(out)
+}
+
+/// Reads the value of [`SWEEP_TOGETHER`]: a list of dotted key names.
+fn paired_keys(value: Option<toml::Value>) -> Result<Vec<String>, String> {
+    let Some(value) = value else {
+        return Ok(Vec::new());
+    };
+    let items = match value {
+        toml::Value::Array(items) => items,
+        other => {
+            return Err(format!(
+                "key `{SWEEP_TOGETHER}` must be a list of key names such as [\"train.batch_size\", \"train.steps_per_epoch\"], not {}",
+                other.type_str()
+            ));
+        }
+    };
+    items
+        .into_iter()
+        .map(|v| match v {
+            toml::Value::String(k) => Ok(k),
+            other => Err(format!(
+                "key `{SWEEP_TOGETHER}` must list key names as strings, not {}",
+                other.type_str()
+            )),
+        })
+        .collect()
 }
 
 /// Keys whose value is a list by design and therefore never a sweep axis.

@@ -225,16 +225,17 @@ pub fn read_info(dir: &Path) -> Result<RunInfo> {
         .with_context(|| format!("{} is not a valid run record", path.display()))
 }
 
-/// Per-epoch metrics, one flushed CSV row per epoch.
+/// A numeric CSV log in the run folder, one flushed row at a time:
+/// `metrics.csv` (a row per epoch) and `steps.csv` (a row per step).
 pub struct MetricsLog {
     writer: csv::Writer<std::fs::File>,
     columns: Vec<String>,
 }
 
 impl MetricsLog {
-    /// Opens `metrics.csv` in the run folder and writes the header.
-    pub fn create(run: &Run, columns: &[String]) -> Result<MetricsLog> {
-        let path = run.path("metrics.csv");
+    /// Opens `file` in the run folder and writes the header.
+    pub fn create(run: &Run, file: &str, columns: &[String]) -> Result<MetricsLog> {
+        let path = run.path(file);
         let file = std::fs::File::create(&path)
             .with_context(|| format!("cannot create {}", path.display()))?;
         let mut writer = csv::Writer::from_writer(file);

@@ -3,7 +3,9 @@
 //! A task implements [`Trainer`]: one optimisation step, and the metrics to
 //! log at the end of each epoch. [`fit`] runs epochs of steps, keeps the
 //! training clock (evaluation time is excluded, so "loss against training
-//! time" means what it says), writes one CSV row per epoch, shows an
+//! time" means what it says), writes one CSV row per epoch to `metrics.csv`
+//! and one per step to `steps.csv` (the loss of every batch, so a plot over
+//! iterations need not average away the first epoch's fast fall), shows an
 //! indicatif progress bar on a terminal (never the loss values, G6), honours
 //! the time budget and stops cleanly on Ctrl-C.
 
@@ -51,7 +53,12 @@ pub fn fit(
         .map(String::from)
         .to_vec();
     columns.extend(trainer.metric_names());
-    let mut log = MetricsLog::create(run, &columns)?;
+    let mut log = MetricsLog::create(run, "metrics.csv", &columns)?;
+    let mut step_log = MetricsLog::create(
+        run,
+        "steps.csv",
+        &["step", "elapsed_s", "train_loss"].map(String::from),
+    )?;
     let total = (epochs * steps_per_epoch) as u64;
     let bar = progress_bar(total, &run.info.experiment);
     let mut out = FitOutcome {
@@ -81,9 +88,15 @@ pub fn fit(
                 out.stopped_by_time_budget = true;
                 break;
             }
-            loss_sum += trainer.step(out.steps_done as f64 / total as f64)?;
+            let loss = trainer.step(out.steps_done as f64 / total as f64)?;
+            loss_sum += loss;
             steps += 1;
             out.steps_done += 1;
+            step_log.append(&[
+                out.steps_done as f64,
+                out.train_seconds + started.elapsed().as_secs_f64(),
+                loss,
+            ])?;
             bar.inc(1);
         }
         out.train_seconds += started.elapsed().as_secs_f64();

@@ -67,11 +67,7 @@ fn unknown_key_is_named_with_the_allowed_keys() {
 
 #[test]
 fn wrong_type_is_reported() {
-    let e = error_of(&edit(
-        DENOISE,
-        "batch_size = 16",
-        "batch_size = \"sixteen\"",
-    ));
+    let e = error_of(&set_key(DENOISE, "batch_size", "\"sixteen\""));
     assert!(
         e.contains("batch_size") || e.contains("invalid type"),
         "{e}"
@@ -158,10 +154,10 @@ fn empty_binary_and_broken_files_are_rejected_with_the_file_name() {
 
 #[test]
 fn a_list_of_values_becomes_a_sweep() {
-    let plans = parse_str(&edit(
+    let plans = parse_str(&set_key(
         &edit(DENOISE, "sigma = 25.0", "sigma = [15.0, 25.0, 50.0]"),
-        "lr = 5e-3",
-        "lr = [1e-3, 5e-3]",
+        "lr",
+        "[1e-3, 5e-3]",
     ))
     .unwrap();
     assert_eq!(plans.len(), 6);
@@ -177,6 +173,59 @@ fn a_list_of_values_becomes_a_sweep() {
     // A bad value inside a sweep is reported with its combination.
     let e = error_of(&edit(DENOISE, "sigma = 25.0", "sigma = [25.0, 300.0]"));
     assert!(e.contains("noise.sigma") && e.contains("sweep"), "{e}");
+}
+
+/// Replaces the value of the first line that sets `key` (`key = …`).
+fn set_key(text: &str, key: &str, value: &str) -> String {
+    let prefix = format!("{key} = ");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("the reference experiment sets no {key}; update this test"));
+    text.replacen(line, &format!("{prefix}{value}"), 1)
+}
+
+#[test]
+fn keys_swept_together_vary_in_step() {
+    let lists = set_key(
+        &set_key(DENOISE, "batch_size", "[4, 8, 16]"),
+        "steps_per_epoch",
+        "[100, 50, 25]",
+    );
+    let paired =
+        format!("sweep_together = [\"train.batch_size\", \"train.steps_per_epoch\"]\n{lists}");
+    let plans = parse_str(&paired).unwrap();
+    let shapes: Vec<(usize, usize)> = plans
+        .iter()
+        .map(|p| match &p.experiment {
+            Experiment::Denoise(d) => (d.train.batch_size, d.train.steps_per_epoch),
+            _ => unreachable!(),
+        })
+        .collect();
+    assert_eq!(shapes, [(4, 100), (8, 50), (16, 25)]);
+    assert!(plans.iter().all(|p| p.swept.len() == 2));
+    // Without the pairing the same lists give every combination.
+    assert_eq!(parse_str(&lists).unwrap().len(), 9);
+    // Unequal lists, and a named key that is not a list, are refused by name.
+    let uneven = paired.replace("[100, 50, 25]", "[100, 50]");
+    let e = error_of(&uneven);
+    assert!(
+        e.contains("train.batch_size")
+            && e.contains("train.steps_per_epoch")
+            && e.contains("equally many"),
+        "{e}"
+    );
+    let single = format!("sweep_together = [\"train.lr\"]\n{lists}");
+    let e = error_of(&single);
+    assert!(
+        e.contains("sweep_together") && e.contains("train.lr"),
+        "{e}"
+    );
+    let e = error_of(&format!("sweep_together = \"train.lr\"\n{DENOISE}"));
+    assert!(
+        e.contains("sweep_together") && e.contains("list of key names"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -27,6 +27,15 @@ pub enum Block {
         width: f32,
         pixelated: bool,
     },
+    /// A PNG grid of image tiles, shown pixel-sharp, with a label over each
+    /// column (the labels are set as text, not drawn into the picture, so
+    /// they stay sharp and searchable).
+    Grid {
+        path: String,
+        caption: String,
+        width: f32,
+        columns: Vec<String>,
+    },
     /// A page break in the PDF (ignored in Markdown).
     PageBreak,
 }
@@ -67,6 +76,18 @@ pub fn to_markdown(title: &str, blocks: &[Block]) -> String {
             }
             Block::Figure { path, caption, .. } => {
                 let _ = writeln!(s, "![{caption}]({path})\n\n*{caption}*\n");
+            }
+            Block::Grid {
+                path,
+                caption,
+                columns,
+                ..
+            } => {
+                let _ = writeln!(
+                    s,
+                    "Columns, left to right: {}.\n\n![{caption}]({path})\n\n*{caption}*\n",
+                    columns.join(" | ")
+                );
             }
             Block::PageBreak => {}
         }
@@ -205,6 +226,27 @@ pub fn to_typst(title: &str, subtitle: &str, blocks: &[Block]) -> String {
                     s,
                     "#figure(image(\"{path}\", width: {:.0}%{scaling}), caption: [{}])\n",
                     width * 100.0,
+                    typst_text(caption)
+                );
+            }
+            Block::Grid {
+                path,
+                caption,
+                width,
+                columns,
+            } => {
+                // Equal columns over the image: the tiles are equal and their
+                // gaps narrow, so each label sits over its column.
+                let labels: Vec<String> = columns
+                    .iter()
+                    .map(|c| format!("text(size: 8.5pt)[{}]", typst_text(c)))
+                    .collect();
+                let _ = writeln!(
+                    s,
+                    "#figure(block(width: {:.0}%, stack(spacing: 3pt, grid(columns: ({}), align: center, {}), image(\"{path}\", width: 100%, scaling: \"pixelated\"))), caption: [{}])\n",
+                    width * 100.0,
+                    vec!["1fr"; columns.len().max(1)].join(", "),
+                    labels.join(", "),
                     typst_text(caption)
                 );
             }

@@ -278,7 +278,7 @@ fn write_manifest(out: &Path, blocks: &[Block], written: &[PathBuf]) -> Result<(
         .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .collect();
     for block in blocks {
-        if let Block::Figure { path, .. } = block {
+        if let Block::Figure { path, .. } | Block::Grid { path, .. } = block {
             names.push(path.clone());
         }
     }

@@ -7,10 +7,10 @@ use anyhow::Result;
 use super::denoise::column;
 use super::doc::Block;
 use super::plots::{Axes, Series, line_plot, scatter_plot};
-use super::{Catalogue, FoundRun, f, grouped};
+use super::{Catalogue, FoundRun, f, grouped, signed};
 use crate::config::{Experiment, OrderingSpec};
 use crate::runs::read_metrics;
-use crate::tasks::ordering::{OrderingSummary, Protocol};
+use crate::tasks::ordering::{HeldoutFailures, OrderingSummary, Protocol};
 
 fn spec_of(run: &FoundRun) -> Result<OrderingSpec> {
     match run.experiment()? {
@@ -124,10 +124,7 @@ pub fn section(c: &Catalogue, out: &Path) -> Result<Vec<Block>> {
             log_y: true,
         },
         &[
-            Series::new(
-                "training (mean over the epoch's steps)",
-                zip(&steps, &column(&header, &rows, "train_loss")),
-            ),
+            train_loss_series(run, &steps, &column(&header, &rows, "train_loss")),
             Series::new(
                 "held-out pairs",
                 zip(&steps, &column(&header, &rows, "heldout_loss")),
@@ -190,7 +187,7 @@ pub fn section(c: &Catalogue, out: &Path) -> Result<Vec<Block>> {
     }
     b.extend(ablations(c, run));
     if let Some(p) = &s.protocol {
-        b.extend(protocol(run, p, out)?);
+        b.extend(protocol(run, p, s.train.errors, out)?);
     }
 
     b.push(Block::Heading(2, "Analysis".into()));
@@ -225,6 +222,29 @@ pub fn section(c: &Catalogue, out: &Path) -> Result<Vec<Block>> {
          The exhaustive per-case evaluation is in the run folder (train_cases.csv, and heldout_cases.csv when exhaustive), one row per case with S's bit and R's decision, so the counts above can be recounted without this program."
     )));
     Ok(b)
+}
+
+/// The training loss over iterations: every step's batch loss from
+/// `steps.csv` when the run has it (the first epoch holds most of the fall,
+/// which a per-epoch mean hides in one point), else the per-epoch means.
+fn train_loss_series(run: &FoundRun, epoch_steps: &[f64], epoch_means: &[f64]) -> Series {
+    if let Ok((h, r)) = read_metrics(&run.dir.join("steps.csv")) {
+        let (step, loss) = (column(&h, &r, "step"), column(&h, &r, "train_loss"));
+        if !step.is_empty() && step.len() == loss.len() {
+            return Series::new(
+                "training cases (every step)",
+                step.into_iter().zip(loss).collect(),
+            );
+        }
+    }
+    Series::new(
+        "training (mean over the epoch's steps)",
+        epoch_steps
+            .iter()
+            .copied()
+            .zip(epoch_means.iter().copied())
+            .collect(),
+    )
 }
 
 /// The training-loss column of a run, to tell whether two runs trained identically.
@@ -372,7 +392,7 @@ fn ablations(c: &Catalogue, reference: &FoundRun) -> Vec<Block> {
 }
 
 /// What the learned code depends on and whether S and R agree (B6).
-fn protocol(run: &FoundRun, p: &Protocol, out: &Path) -> Result<Vec<Block>> {
+fn protocol(run: &FoundRun, p: &Protocol, train_errors: usize, out: &Path) -> Result<Vec<Block>> {
     let mut b = vec![Block::Heading(2, "The learned protocol".into())];
     let rows = p
         .correlations
@@ -440,14 +460,87 @@ fn protocol(run: &FoundRun, p: &Protocol, out: &Path) -> Result<Vec<Block>> {
         .iter()
         .map(|(_, _, g)| format!("{g:.4}"))
         .collect();
-    b.push(Block::Figure {
+    b.push(Block::Grid {
         path: "ordering_closest_pairs.png".into(),
         caption: format!(
             "The five training pairs closest to a wrong decision (one pair per row): their S scores differ by only {} standard deviations of the score.",
             gaps.join(", ")
         ),
         width: 0.25,
-        pixelated: true,
+        columns: ["image A", "image B"].map(String::from).to_vec(),
     });
+    b.push(Block::Para(score_scale(p, train_errors)));
+    if let Some(h) = &p.heldout_failures {
+        b.extend(heldout_failures(run, h, out)?);
+    }
+    Ok(b)
+}
+
+/// How large the learned logits are: R's logit for a pair is the gap
+/// between its two scores, so the gaps' size says how saturated R's sigmoid
+/// is and which cases the loss still comes from.
+fn score_scale(p: &Protocol, train_errors: usize) -> String {
+    let r: Vec<f64> = p.train_points.iter().map(|&(_, r, _)| r).collect();
+    let mut gaps: Vec<f64> = Vec::new();
+    for i in 0..r.len() {
+        for j in i + 1..r.len() {
+            gaps.push((r[i] - r[j]).abs());
+        }
+    }
+    gaps.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        gaps.get(((gaps.len() as f64 - 1.0) * q) as usize)
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    let saturated = gaps.iter().filter(|&&g| g > 10.0).count() as f64 / gaps.len().max(1) as f64;
+    format!(
+        "**Scale of the logits.** R's logit for a pair is the gap between its scores of the two images (signed by the bit). Over the training pairs that gap has a median of {} nats (10 % of pairs below {}, 90 % below {}), and {} of the pairs have a gap above 10 nats, where the sigmoid is within 5·10⁻⁵ of certainty. Nothing in the loss bounds the scores{}",
+        f(at(0.5), 1),
+        f(at(0.1), 1),
+        f(at(0.9), 1),
+        pct(saturated),
+        if train_errors == 0 {
+            ", so once every training pair is ordered right, training keeps lowering the loss by stretching them apart: the loss of the training cases falls towards zero while the error is already 0, and only the closest pairs still contribute to it."
+        } else {
+            "; the loss is dominated by the training cases R still gets wrong."
+        }
+    )
+}
+
+/// R's errors on held-out images: which pairs they are, and a figure of the
+/// failed pairs that the two agents' scores separate most.
+fn heldout_failures(run: &FoundRun, h: &HeldoutFailures, out: &Path) -> Result<Vec<Block>> {
+    let mut b = vec![Block::Para(format!(
+        "**Where R fails.** Of the {} pairs of held-out images, S and R order {} differently ({}); R is wrong on exactly these pairs, in both orders it is shown them. They are near ties: the median gap between a failed pair's two S scores is {} standard deviations of the score, against {} over all held-out pairs.{}",
+        grouped(h.pairs),
+        grouped(h.discordant),
+        pct(h.discordant as f64 / h.pairs.max(1) as f64),
+        f(h.median_gap_discordant, 3),
+        f(h.median_gap_all, 2),
+        if h.widest.is_empty() {
+            ""
+        } else {
+            " The figure shows the failed pairs that S separates most."
+        }
+    ))];
+    if !h.widest.is_empty() && run.dir.join("heldout_failures.png").is_file() {
+        run.copy_artifact("heldout_failures.png", out, "ordering_heldout_failures.png")?;
+        let gaps: Vec<String> = h
+            .widest
+            .iter()
+            .map(|&(_, _, gs, gr)| format!("{} / {}", signed(gs, 3), signed(gr, 3)))
+            .collect();
+        b.push(Block::Grid {
+            path: "ordering_heldout_failures.png".into(),
+            caption: format!(
+                "Held-out pairs R gets wrong, the {} with the widest S gap (one pair per row). S and R score gaps f(A) − f(B), in standard deviations of each agent's score: {}; opposite signs are the disagreement.",
+                h.widest.len(),
+                gaps.join(", ")
+            ),
+            width: 0.25,
+            columns: ["image A", "image B"].map(String::from).to_vec(),
+        });
+    }
     Ok(b)
 }

@@ -124,7 +124,7 @@ pub fn line_plot(path: &Path, axes: &Axes, series: &[Series]) -> Result<()> {
             .y_labels(8)
             .draw()
             .map_err(|e| anyhow!("{e:?}"))?;
-        draw_series(&mut chart, series)?;
+        draw_series(&mut chart, series, axes.log_y)?;
         legend(
             &mut chart,
             label_style,
@@ -145,7 +145,7 @@ pub fn line_plot(path: &Path, axes: &Axes, series: &[Series]) -> Result<()> {
             .y_label_formatter(&|v| tick(*v))
             .draw()
             .map_err(|e| anyhow!("{e:?}"))?;
-        draw_series(&mut chart, series)?;
+        draw_series(&mut chart, series, axes.log_y)?;
         legend(
             &mut chart,
             label_style,
@@ -160,6 +160,7 @@ pub fn line_plot(path: &Path, axes: &Axes, series: &[Series]) -> Result<()> {
 fn draw_series<'a, X, Y>(
     chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>,
     series: &[Series],
+    log_y: bool,
 ) -> Result<()>
 where
     X: Ranged<ValueType = f64>,
@@ -172,7 +173,7 @@ where
             .points
             .iter()
             .copied()
-            .filter(|(x, y)| x.is_finite() && y.is_finite())
+            .filter(|(x, y)| x.is_finite() && y.is_finite() && (!log_y || *y > 0.0))
             .collect();
         let anno = if s.dashed {
             chart

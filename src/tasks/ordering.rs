@@ -523,6 +523,28 @@ pub struct Protocol {
     pub train_points: Vec<(f64, f64, f64)>,
     /// Training pairs whose S scores are closest, as `(i, j, |f_S(i) − f_S(j)| / std f_S)`.
     pub closest_pairs: Vec<(usize, usize, f64)>,
+    /// Standard deviation of S's score over the training images: the scale
+    /// of S's logits f_S(A) − f_S(B).
+    #[serde(default)]
+    pub score_sd: f64,
+    /// What the held-out errors look like; absent in older runs.
+    #[serde(default)]
+    pub heldout_failures: Option<HeldoutFailures>,
+}
+
+/// The held-out image pairs that S and R order differently: exactly the
+/// pairs R gets wrong (in both orders it is shown them).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HeldoutFailures {
+    /// Unordered held-out pairs, and how many of them S and R order differently.
+    pub pairs: usize,
+    pub discordant: usize,
+    /// Median |f_S(A) − f_S(B)| / std f_S over all pairs and over the discordant ones.
+    pub median_gap_all: f64,
+    pub median_gap_discordant: f64,
+    /// The discordant pairs with the widest S gap, as `(i, j, S gap, R gap)`,
+    /// each gap signed and in units of that agent's score deviation.
+    pub widest: Vec<(usize, usize, f64, f64)>,
 }
 
 /// Trains and evaluates one ordering experiment inside `run`.
@@ -628,15 +650,13 @@ pub fn execute(
                     .map(f64::from)
                     .collect()
             };
-            let p = analyse_protocol(
-                &splits.train,
-                &v(fs),
-                &v(fr),
-                &splits.heldout,
-                &v(hs),
-                &v(hr),
-            );
-            write_closest_pairs(run, &splits.train, &p.closest_pairs)?;
+            let p = analyse_protocol(&splits.train, &v(fs), &v(fr), &v(hs), &v(hr));
+            write_pairs(run, "closest_pairs.png", &splits.train, &p.closest_pairs)?;
+            if let Some(h) = &p.heldout_failures {
+                let widest: Vec<(usize, usize, f64)> =
+                    h.widest.iter().map(|&(i, j, g, _)| (i, j, g)).collect();
+                write_pairs(run, "heldout_failures.png", &splits.heldout, &widest)?;
+            }
             Some(p)
         }
         _ => None,
@@ -767,15 +787,16 @@ pub fn kendall_tau(x: &[f64], y: &[f64]) -> f64 {
     s as f64 / (n * (n - 1) / 2).max(1) as f64
 }
 
+/// What the learned code depends on (B6): correlations of S's score with
+/// image statistics, how alike S and R rank images, the training pairs
+/// closest to a wrong decision and the held-out pairs decided wrongly.
 fn analyse_protocol(
     train: &[ColorImage],
     fs: &[f64],
     fr: &[f64],
-    heldout: &[ColorImage],
     hs: &[f64],
     hr: &[f64],
 ) -> Protocol {
-    let _ = heldout;
     let stats: Vec<[f64; 5]> = train.iter().map(image_stats).collect();
     let column = |k: usize| stats.iter().map(|s| s[k]).collect::<Vec<_>>();
     let correlations = (0..5)
@@ -789,10 +810,7 @@ fn analyse_protocol(
             )
         })
         .collect();
-    let sd = (fs.iter().map(|v| v * v).sum::<f64>() / fs.len() as f64
-        - (fs.iter().sum::<f64>() / fs.len() as f64).powi(2))
-    .sqrt()
-    .max(1e-12);
+    let sd = std_dev(fs).max(1e-12);
     let mut pairs: Vec<(usize, usize, f64)> = Vec::new();
     for i in 0..fs.len() {
         for j in i + 1..fs.len() {
@@ -808,12 +826,55 @@ fn analyse_protocol(
         kendall_tau_heldout: kendall_tau(hs, hr),
         train_points: (0..fs.len()).map(|i| (fs[i], fr[i], stats[i][0])).collect(),
         closest_pairs: pairs,
+        score_sd: sd,
+        heldout_failures: (hs.len() > 1).then(|| heldout_failures(hs, hr)),
     }
 }
 
-/// The training pairs closest to a wrong decision, one pair per row.
-fn write_closest_pairs(
+/// Standard deviation (population).
+fn std_dev(x: &[f64]) -> f64 {
+    let n = x.len().max(1) as f64;
+    let m = x.iter().sum::<f64>() / n;
+    (x.iter().map(|v| (v - m).powi(2)).sum::<f64>() / n).sqrt()
+}
+
+fn median(mut x: Vec<f64>) -> f64 {
+    if x.is_empty() {
+        return f64::NAN;
+    }
+    x.sort_by(f64::total_cmp);
+    x[x.len() / 2]
+}
+
+/// Finds the held-out pairs whose S and R scores are ordered differently.
+fn heldout_failures(hs: &[f64], hr: &[f64]) -> HeldoutFailures {
+    let (sd_s, sd_r) = (std_dev(hs).max(1e-12), std_dev(hr).max(1e-12));
+    let mut gaps = Vec::with_capacity(hs.len() * (hs.len() - 1) / 2);
+    let mut discordant = Vec::new();
+    for i in 0..hs.len() {
+        for j in i + 1..hs.len() {
+            let (gs, gr) = ((hs[i] - hs[j]) / sd_s, (hr[i] - hr[j]) / sd_r);
+            gaps.push(gs.abs());
+            if gs.signum() * gr.signum() <= 0.0 {
+                discordant.push((i, j, gs, gr));
+            }
+        }
+    }
+    let median_gap_discordant = median(discordant.iter().map(|d| d.2.abs()).collect());
+    discordant.sort_by(|a, b| b.2.abs().total_cmp(&a.2.abs()));
+    HeldoutFailures {
+        pairs: gaps.len(),
+        discordant: discordant.len(),
+        median_gap_all: median(gaps),
+        median_gap_discordant,
+        widest: discordant.into_iter().take(5).collect(),
+    }
+}
+
+/// Image pairs `(i, j, _)` of `images`, one pair per row.
+fn write_pairs(
     run: &Run,
+    file: &str,
     images: &[ColorImage],
     pairs: &[(usize, usize, f64)],
 ) -> Result<()> {
@@ -821,5 +882,5 @@ fn write_closest_pairs(
         .iter()
         .map(|&(i, j, _)| vec![images[i].bytes.as_slice(), images[j].bytes.as_slice()])
         .collect();
-    save_rgb_grid(&run.path("closest_pairs.png"), &rows)
+    save_rgb_grid(&run.path(file), &rows)
 }
