@@ -328,9 +328,9 @@ pub fn section(c: &Catalogue, out: &Path) -> Result<Vec<Block>> {
         run.copy_artifact("extremes_test.png", out, "denoise_extremes_test.png")?;
         b.push(Block::Grid {
             path: "denoise_extremes_test.png".into(),
-            caption: "The three hardest test images (top rows) and the easiest (bottom row): clean | noisy | denoised | removed residual (noisy − denoised; mid-grey is 0, and ±2 standard deviations of the residual span black to white). Hardest and easiest by the PSNR gain over the noisy input.".into(),
-            width: 0.55,
-            columns: ["clean", "noisy", "denoised", "residual"].map(String::from).to_vec(),
+            caption: format!("The three hardest test images (top rows) and the easiest (bottom row), by the PSNR gain over the noisy input: clean | noisy | denoised | removed residual (noisy − denoised; mid-grey is 0, and ±2 standard deviations of the residual span black to white) | error (denoised − clean; mid-grey is 0, and ±σ = ±{}/255 spans black to white in every row).", spec.noise.sigma),
+            width: 0.68,
+            columns: ["clean", "noisy", "denoised", "residual", "error"].map(String::from).to_vec(),
         });
     }
     Ok(b)
@@ -486,7 +486,7 @@ fn analysis(
     )));
     if let Some(best) = best {
         blocks.push(Block::Para(format!(
-            "**Where it fails.** The hardest test images, those the model improves least, are {} (denoised PSNR and gain over the noisy input), against a mean of {:.2} dB and a mean gain of {} dB; the easiest is {} ({:.2} dB, {} dB){}. The figure below shows them with the residual the model removed: where that residual is plain noise the model removed only noise, and where edges or texture show in it, it removed image detail too.",
+            "**Where it fails.** The hardest test images, those the model improves least, are {} (denoised PSNR and gain over the noisy input), against a mean of {:.2} dB and a mean gain of {} dB; the easiest is {} ({:.2} dB, {} dB){}. The figure below shows them with the residual the model removed and its error: the residual looks like plain noise, and the error map shows what went with it — edges and fine texture, where the error is largest — and that flat regions are nearly exact.",
             worst3.join(", "),
             s.test.denoised.psnr,
             signed(gain_test, 2),
@@ -506,7 +506,7 @@ fn analysis(
         },
     )));
     blocks.push(Block::Para(format!(
-        "**How tuning and the final evaluation are done.** Choices (architecture, width and depth, learning rate, crop size, schedule) were compared on the validation split only; the test photographs enter only the per-epoch curve the brief asks for and the final table, and no decision was taken from them. \
+        "**How tuning and the final evaluation are done.** Choices (architecture and depth, learning rate, warm-up, batch size against the number of steps) were compared on the validation split only, in the tuning sweeps of the last section; the test photographs enter only the per-epoch curve the brief asks for and the final table, and no decision was taken from them. \
          The final evaluation runs the trained model on the fixed noisy test copy{}, clips the output to [0, 1], and averages MSE, PSNR and SSIM (Gaussian window σ = 1.5, as in Wang et al. 2004) over images.",
         if s.self_ensemble { " (averaging its outputs over the eight flips and rotations of each image)" } else { " once" }
     )));

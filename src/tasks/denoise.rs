@@ -430,7 +430,7 @@ pub fn execute(
     write_examples(run, "examples_train.png", &train_set, &train_out, size)?;
     write_examples(run, "examples_test.png", &test_set, &test_out, size)?;
     write_sigma_gallery(run, &test_set.clean[0], spec.noise.eval_seed, size)?;
-    write_extremes(run, &test_set, &test_out, size)?;
+    write_extremes(run, &test_set, &test_out, size, sigma)?;
 
     let summary = DenoiseSummary {
         sigma,
@@ -577,9 +577,19 @@ fn run_baselines(val: &EvalSet, test: &EvalSet, sigma255: f64, size: usize) -> V
         .collect()
 }
 
-/// The three hardest test images and the easiest (by PSNR gain): clean | noisy | denoised |
-/// removed residual (noisy − denoised, scaled so ±2 standard deviations span black to white).
-fn write_extremes(run: &Run, set: &EvalSet, out: &[Vec<f32>], size: usize) -> Result<()> {
+/// The three hardest test images and the easiest (by PSNR gain): clean |
+/// noisy | denoised | removed residual (noisy − denoised, scaled so ±2 of its
+/// standard deviations span black to white) | error (denoised − clean, with
+/// ±σ of the noise spanning black to white, the same scale in every row).
+/// The residual is mostly the noise the model removed; the error shows what
+/// it got wrong, and where image detail went with the noise.
+fn write_extremes(
+    run: &Run,
+    set: &EvalSet,
+    out: &[Vec<f32>],
+    size: usize,
+    sigma255: f64,
+) -> Result<()> {
     let mut order: Vec<usize> = (0..set.clean.len()).collect();
     // Ranked by the gain over the noisy input: the denoised PSNR alone
     // mostly ranks how much texture a photograph has.
@@ -592,26 +602,30 @@ fn write_extremes(run: &Run, set: &EvalSet, out: &[Vec<f32>], size: usize) -> Re
     if let Some(&best) = order.last().filter(|b| !picks.contains(b)) {
         picks.push(best);
     }
-    let residuals: Vec<Vec<f32>> = picks
+    let centred = |a: &[f32], b: &[f32], span: f32| -> Vec<f32> {
+        a.iter().zip(b).map(|(x, y)| 0.5 + (x - y) / span).collect()
+    };
+    let sigma = (sigma255 / 255.0) as f32;
+    let maps: Vec<[Vec<f32>; 2]> = picks
         .iter()
         .map(|&i| {
-            let spread = 4.0 * crate::metrics::mse(&set.noisy[i], &out[i]).sqrt().max(1e-6) as f32;
-            set.noisy[i]
-                .iter()
-                .zip(&out[i])
-                .map(|(n, o)| 0.5 + (n - o) / spread)
-                .collect()
+            let rms = crate::metrics::mse(&set.noisy[i], &out[i]).sqrt().max(1e-6) as f32;
+            [
+                centred(&set.noisy[i], &out[i], 4.0 * rms),
+                centred(&clip01(&out[i]), &set.clean[i].pixels, 2.0 * sigma),
+            ]
         })
         .collect();
     let rows: Vec<Vec<&[f32]>> = picks
         .iter()
-        .zip(&residuals)
-        .map(|(&i, r)| {
+        .zip(&maps)
+        .map(|(&i, [residual, error])| {
             vec![
                 set.clean[i].pixels.as_slice(),
                 set.noisy[i].as_slice(),
                 out[i].as_slice(),
-                r.as_slice(),
+                residual.as_slice(),
+                error.as_slice(),
             ]
         })
         .collect();
