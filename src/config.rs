@@ -361,22 +361,23 @@ pub fn parse_str(text: &str) -> Result<Vec<RunPlan>, String> {
     };
     let mut plans = Vec::new();
     for (swept, table) in expand_sweeps(&table)? {
+        let in_sweep = |e: String| {
+            if swept.is_empty() {
+                e
+            } else {
+                format!("{e} (in the sweep combination {})", describe(&swept))
+            }
+        };
         let experiment = match task.as_str() {
-            "denoise" => Experiment::Denoise(typed::<DenoiseSpec>(&table)?),
-            "ordering" => Experiment::Ordering(typed::<OrderingSpec>(&table)?),
+            "denoise" => Experiment::Denoise(typed::<DenoiseSpec>(&table).map_err(in_sweep)?),
+            "ordering" => Experiment::Ordering(typed::<OrderingSpec>(&table).map_err(in_sweep)?),
             other => {
                 return Err(format!(
                     "key `task` = \"{other}\" is unknown; allowed values: \"denoise\", \"ordering\""
                 ));
             }
         };
-        experiment.validate().map_err(|e| {
-            if swept.is_empty() {
-                e
-            } else {
-                format!("{e} (in the sweep combination {})", describe(&swept))
-            }
-        })?;
+        experiment.validate().map_err(in_sweep)?;
         plans.push(RunPlan { experiment, swept });
     }
     Ok(plans)
@@ -397,27 +398,66 @@ fn typed<T: serde::de::DeserializeOwned>(table: &toml::Table) -> Result<T, Strin
     // Re-serialising keeps the key path in serde's messages ("unknown field `x`
     // in `train`"), which is what a person needs to find the mistake.
     let text = toml::to_string(&table).map_err(|e| e.to_string())?;
-    toml::from_str::<T>(&text).map_err(|e| clean_toml_error(&e, &text))
+    let de = toml::de::Deserializer::parse(&text).map_err(|e| clean_toml_error(&e, &text, ""))?;
+    // serde_path_to_error tracks the key being read, so a wrong type or a
+    // missing key is named by its full dotted path, not only by serde's
+    // "invalid type: …, expected usize".
+    serde_path_to_error::deserialize::<_, T>(de).map_err(|e| {
+        let path = e.path().to_string();
+        clean_toml_error(e.inner(), &text, &path)
+    })
 }
 
-/// Turns a toml deserialisation error into one line naming the key and the
-/// section it sits in.
-fn clean_toml_error(e: &toml::de::Error, text: &str) -> String {
+/// Turns a toml deserialisation error into one line naming the key (`path`,
+/// dotted, when known) and what is allowed, in words rather than Rust types.
+fn clean_toml_error(e: &toml::de::Error, text: &str, path: &str) -> String {
     let message = e.message().trim().to_string();
     let message = message.replace("unknown field", "unknown key");
     let message = message.replace("missing field", "missing key");
-    let message = message.replace("expected one of", "allowed keys:");
-    // toml reports spans in the re-serialised text, which the user never saw;
-    // the section around the span is what locates the problem in their file.
-    // Only an unknown key's span points at the key itself; a missing key's
-    // points at its table, which the re-serialised text does not delimit.
-    if !message.starts_with("unknown key") {
-        return message;
+    let message = message.replace("unknown variant", "unknown value");
+    let message = if message.starts_with("unknown key") {
+        message.replace("expected one of", "allowed keys:")
+    } else {
+        message.replace("expected one of", "allowed values:")
+    };
+    let message = plain_types(&message);
+    // An unknown key's path ends in the key itself and its message names it;
+    // say which section it is in. Other errors name the key by its path.
+    let known = !path.is_empty() && path != "?";
+    if message.starts_with("unknown key") {
+        let section = match path.rsplit_once('.') {
+            Some((section, _)) if known => Some(section.to_string()),
+            _ => e.span().and_then(|span| section_at(text, span.start)),
+        };
+        return match section {
+            Some(section) if !section.is_empty() => format!("in section [{section}]: {message}"),
+            _ => message,
+        };
     }
-    match e.span().and_then(|span| section_at(text, span.start)) {
-        Some(section) if !section.is_empty() => format!("in section [{section}]: {message}"),
-        _ => message,
+    if message.starts_with("missing key") && known {
+        return format!("in section [{path}]: {message}");
     }
+    if known {
+        format!("key `{path}`: {message}")
+    } else {
+        message
+    }
+}
+
+/// Replaces Rust type names in serde's "expected …" with what a person writes.
+fn plain_types(message: &str) -> String {
+    let words = [
+        ("expected usize", "expected a whole number (0 or more)"),
+        ("expected u64", "expected a whole number (0 or more)"),
+        ("expected u32", "expected a whole number (0 or more)"),
+        ("expected f64", "expected a number"),
+        ("expected f32", "expected a number"),
+        ("expected a boolean", "expected true or false"),
+        ("integer `", "whole number `"),
+    ];
+    words
+        .iter()
+        .fold(message.to_string(), |m, (from, to)| m.replace(from, to))
 }
 
 /// The `[section]` header in force at byte `offset` of TOML `text`, if any.

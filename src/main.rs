@@ -110,7 +110,20 @@ impl From<BackendArg> for Backend {
     }
 }
 
+/// Lets a closed pipe end the program quietly, as it does other command-line
+/// tools (`exprun slurm … | head`): Rust ignores SIGPIPE, which turns the
+/// next write into a panic.
+fn exit_quietly_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: restoring the default action of one signal, before any thread
+    // is started; no handler of ours is replaced.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
+    exit_quietly_on_closed_pipe();
     let cli = Cli::parse();
     match dispatch(cli.command) {
         Ok(()) => ExitCode::SUCCESS,

@@ -67,9 +67,30 @@ fn unknown_key_is_named_with_the_allowed_keys() {
 
 #[test]
 fn wrong_type_is_reported() {
+    // The key is named by its full path, and the expected type in words.
     let e = error_of(&set_key(DENOISE, "batch_size", "\"sixteen\""));
     assert!(
-        e.contains("batch_size") || e.contains("invalid type"),
+        e.contains("train.batch_size") && e.contains("whole number"),
+        "{e}"
+    );
+    let e = error_of(&set_key(DENOISE, "epochs", "2.5"));
+    assert!(
+        e.contains("train.epochs") && e.contains("whole number"),
+        "{e}"
+    );
+    let e = error_of(&set_key(DENOISE, "backend", "\"gpu\""));
+    assert!(
+        e.contains("`backend`") && e.contains("allowed values"),
+        "{e}"
+    );
+    let e = error_of(&set_key(DENOISE, "crop", "[48, \"x\"]"));
+    assert!(
+        e.contains("train.crop") && e.contains("sweep combination"),
+        "{e}"
+    );
+    let e = error_of(&DENOISE.replace("crop = 48\n", ""));
+    assert!(
+        e.contains("[train]") && e.contains("missing key `crop`"),
         "{e}"
     );
 }
@@ -110,7 +131,10 @@ fn architecture_factors_must_fit_the_crop_and_the_architecture() {
 fn missing_key_is_named() {
     let e = error_of(&edit(DENOISE, "lr_final = 3e-5", ""));
     assert!(e.contains("lr_final"), "{e}");
-    assert!(!e.contains("section"), "no guessed section: {e}");
+    assert!(
+        e.contains("in section [train]"),
+        "the section it belongs in: {e}"
+    );
     let e = error_of(&edit(DENOISE, "task = \"denoise\"", ""));
     assert!(e.contains("task"), "{e}");
 }

@@ -381,13 +381,29 @@ fn ctrl_c_marks_the_run_interrupted_and_keeps_its_epochs() {
 fn missing_data_fails_with_a_fix_and_a_failed_run_record() {
     let work = tempfile::tempdir().unwrap();
     let experiment = std::fs::canonicalize("experiments/smoke/denoise.toml").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_exprun"))
-        .current_dir(work.path())
-        .env("DATA_MIRROR", work.path().join("no-mirror-here"))
-        .env("DATA_OFFLINE", "1")
-        .args(["run", experiment.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let run_with_mirror = |mirror: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_exprun"))
+            .current_dir(work.path())
+            .env("DATA_MIRROR", mirror)
+            .env("DATA_OFFLINE", "1")
+            .args(["run", experiment.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    // A DATA_MIRROR that is not a folder is a mistake to report, not a
+    // reason to download.
+    let out = run_with_mirror(&work.path().join("no-mirror-here"));
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not a folder") && err.contains("DATA_MIRROR"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(work.path().join("runs"));
+    // An empty mirror: the file is missing, and the message says where it looked.
+    let empty = work.path().join("empty-mirror");
+    std::fs::create_dir(&empty).unwrap();
+    let out = run_with_mirror(&empty);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(

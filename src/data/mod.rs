@@ -71,6 +71,13 @@ impl DataStore {
         let Some(mirror) = &self.mirror else {
             return Ok(false);
         };
+        // A mistyped DATA_MIRROR must not turn silently into a download.
+        if !mirror.is_dir() {
+            anyhow::bail!(
+                "the data mirror {} (DATA_MIRROR) is not a folder; point DATA_MIRROR at a folder with the layout of data/ (bsd/…, cifar-10-batches-bin/…), or unset it to use ../shared/data or download",
+                mirror.display()
+            );
+        }
         let src = mirror.join(rel);
         if !src.is_file() {
             return Ok(false);
