@@ -2,7 +2,7 @@
 //!
 //! burn 0.22 tensors carry no backend type; a `Device` value selects it. The
 //! CPU default is burn-flex with rayon and SIMD, which trains this project's
-//! models about 27 times faster than burn-ndarray on the reference machine
+//! models about 35 times faster than burn-ndarray on the reference machine
 //! (see the README for the measurement); ndarray and CUDA are cargo features.
 
 use anyhow::{Result, bail};

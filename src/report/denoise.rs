@@ -135,8 +135,10 @@ pub fn section(c: &Catalogue, out: &Path) -> Result<Vec<Block>> {
     table.extend(quality_rows("test", &s.test));
     b.push(Block::Table {
         caption: format!(
-            "Reconstruction error at σ = {}: mean over images of MSE (images in [0, 1]), PSNR (dB, higher is better) and SSIM (1 is perfect), for the noisy input and the denoised output; both clipped to [0, 1] before scoring.",
-            spec.noise.sigma
+            "Reconstruction error at σ = {}: mean over images of MSE (images in [0, 1]), PSNR (dB, higher is better) and SSIM (1 is perfect), for the noisy input and the denoised output{}; both clipped to [0, 1] before scoring (clipping alone lifts the noisy input above the {:.2} dB of unclipped noise at this σ, since it removes part of the noise near black and white).",
+            spec.noise.sigma,
+            if s.self_ensemble { " (the mean of the model's outputs over the eight flips and rotations of each image)" } else { "" },
+            10.0 * (255.0f64 / spec.noise.sigma).powi(2).log10()
         ),
         header: ["set", "MSE", "PSNR dB", "SSIM"].map(String::from).to_vec(),
         rows: table,
@@ -287,11 +289,18 @@ pub fn section(c: &Catalogue, out: &Path) -> Result<Vec<Block>> {
         caption: format!(
             "Mean test PSNR of the model trained at σ = {} when the test images carry other noise levels{}.",
             spec.noise.sigma,
-            if levels.len() > 1 { ", beside the models trained at the other reference levels" } else { "" }
+            match levels.len() {
+                0 | 1 => "",
+                2 => ", beside the model trained at the other reference level",
+                _ => ", beside the models trained at the other reference levels",
+            }
         ),
         width: 0.75,
         pixelated: false,
     });
+    if let Some(text) = robustness_comparison(&spec, &s, &levels) {
+        b.push(Block::Para(text));
+    }
     b.push(Block::Table {
         caption: "Test quality over noise levels (the model is trained at one σ only).".into(),
         header: [
@@ -486,7 +495,7 @@ fn analysis(
     )));
     if let Some(best) = best {
         blocks.push(Block::Para(format!(
-            "**Where it fails.** The hardest test images, those the model improves least, are {} (denoised PSNR and gain over the noisy input), against a mean of {:.2} dB and a mean gain of {} dB; the easiest is {} ({:.2} dB, {} dB){}. The figure below shows them with the residual the model removed and its error: the residual looks like plain noise, and the error map shows what went with it — edges and fine texture, where the error is largest — and that flat regions are nearly exact.",
+            "**Where it fails.** The hardest test images, those the model improves least, are {} (denoised PSNR and gain over the noisy input), against a mean of {:.2} dB and a mean gain of {} dB; the easiest is {} ({:.2} dB, {} dB){}. The figure below shows them with the residual the model removed and its error: the residual looks like plain noise; the error map shows where the output is wrong: most in fine texture and at edges, where the model both leaves noise in and smooths detail away, least in flat regions.",
             worst3.join(", "),
             s.test.denoised.psnr,
             signed(gain_test, 2),
@@ -580,6 +589,62 @@ fn model_label(m: &DenoiserSpec) -> String {
     } else {
         format!("{} layers, {} ch", m.depth, m.features)
     }
+}
+
+/// How the primary model and another reference level's model compare over
+/// test noise levels: which one is better where. The two runs score
+/// separately drawn noisy copies (each run draws its own per level), so
+/// differences of a few hundredths of a dB are not meaningful.
+fn robustness_comparison(
+    spec: &DenoiseSpec,
+    s: &DenoiseSummary,
+    levels: &[(DenoiseSpec, DenoiseSummary)],
+) -> Option<String> {
+    let (other, o) = levels
+        .iter()
+        .find(|(l, _)| l.noise.sigma != spec.noise.sigma)?;
+    let at = |sum: &DenoiseSummary, sigma: f64| {
+        sum.robustness
+            .iter()
+            .find(|p| p.sigma == sigma)
+            .map(|p| p.denoised_psnr)
+    };
+    let (mut better, mut worse) = (Vec::new(), Vec::new());
+    for p in &s.robustness {
+        if let Some(q) = at(o, p.sigma) {
+            if q > p.denoised_psnr {
+                better.push(f(p.sigma, 0));
+            } else {
+                worse.push(f(p.sigma, 0));
+            }
+        }
+    }
+    let (mine, theirs) = (at(s, spec.noise.sigma)?, at(o, spec.noise.sigma)?);
+    let (theirs_own, mine_there) = (at(o, other.noise.sigma)?, at(s, other.noise.sigma)?);
+    let specialists = mine > theirs && theirs_own > mine_there;
+    let (m, o) = (spec.noise.sigma, other.noise.sigma);
+    Some(format!(
+        "The model trained at σ = {o} is the better of the two at test σ = {}, the model trained at σ = {m} at σ = {}. At σ = {m} the σ = {m} model scores {:.2} dB and the σ = {o} model {:.2} dB; at σ = {o} the σ = {o} model scores {:.2} dB and the σ = {m} model {:.2} dB.{}",
+        if better.is_empty() {
+            "none of the levels".to_string()
+        } else {
+            better.join(", ")
+        },
+        if worse.is_empty() {
+            "none".to_string()
+        } else {
+            worse.join(", ")
+        },
+        mine,
+        theirs,
+        theirs_own,
+        mine_there,
+        if specialists {
+            " Each is best at its own level: a model trained at one σ is a specialist, and the test noise level has to be known to pick it."
+        } else {
+            ""
+        }
+    ))
 }
 
 /// Curves of the robustness plot: the primary model, then the other

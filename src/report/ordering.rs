@@ -7,7 +7,7 @@ use anyhow::Result;
 use super::denoise::column;
 use super::doc::Block;
 use super::plots::{Axes, Series, line_plot, scatter_plot};
-use super::{Catalogue, FoundRun, f, grouped, signed};
+use super::{Catalogue, FoundRun, f, grouped, sig3, signed};
 use crate::config::{Experiment, OrderingSpec};
 use crate::runs::read_metrics;
 use crate::tasks::ordering::{HeldoutFailures, OrderingSummary, Protocol};
@@ -37,7 +37,8 @@ fn feasibility() -> Vec<Block> {
         Block::Para(
             "Without the bit no receiver can beat 50 %: R's input is the unordered pair presented in a uniformly random order, independent of the order S saw, so any decision rule is right with probability exactly one half. \
              The error of the protocol above is the fraction of pairs that S and R rank differently, plus ties. \
-             It therefore fails when the two learned scores disagree — on pairs whose scores are nearly equal, where small differences between two separately trained networks decide the sign — and when the score is not a function of the pair's content alone (a sender that could not be antisymmetric would send the same bit for both orders of some pairs)."
+             It therefore fails when the two learned scores disagree — on pairs whose scores are nearly equal, where small differences between two separately trained networks decide the sign — and when S is not antisymmetric: a sender that sends the same bit for both orders of a pair tells R nothing about that pair. \
+             A shared ranking is one protocol, not the only one: any comparison of two images that S and R share and that flips when the images swap would do, and a pair-by-pair lookup table memorised on the training pairs would fit them too. The difference shows on new images: a memorised table says nothing about a pair it never saw, a ranking of single images does, so the error on pairs of held-out images tells the two apart. Two identical images cannot be ordered by any protocol."
                 .into(),
         ),
         Block::Para(
@@ -75,9 +76,9 @@ pub fn section(c: &Catalogue, out: &Path) -> Result<Vec<Block>> {
 
     b.push(Block::Heading(2, "Data, architecture and training".into()));
     b.push(Block::Para(format!(
-        "{} images are drawn uniformly at random (seed {}) from CIFAR-10 training images, without looking at labels or classes. From the same draw, {} further images form a validation set (used only to choose hyperparameters) and {} others a held-out set, never used in training or tuning, that tests whether the protocol generalises to new pairs. \
+        "{} images are drawn uniformly at random (seed {}) from the first {} CIFAR-10 training images (the official training batches are in random order, so these are themselves a uniform sample of the training set), without looking at labels or classes. From the same draw, {} further images form a validation set (used only to choose hyperparameters) and {} others a held-out set, never used in training or tuning, that tests whether the protocol generalises to new pairs. \
          S sees a pair stacked in the channel axis (6×32×32: the top image in channels 0–2, the bottom image in 3–5); R sees the same two images stacked in a random order, and the bit.",
-        d.train_images, d.split_seed, d.val_images, d.heldout_images
+        d.train_images, d.split_seed, grouped(crate::config::CIFAR_TRAIN_RECORDS), d.val_images, d.heldout_images
     )));
     run.copy_artifact("examples_train.png", out, "ordering_examples_train.png")?;
     b.push(Block::Figure {
@@ -194,7 +195,7 @@ pub fn section(c: &Catalogue, out: &Path) -> Result<Vec<Block>> {
     b.push(Block::Para(format!(
         "**How well it is solved.** R misclassifies {} of the {} training cases ({}) and {} of {} held-out cases ({}). \
          S sends a 1 in {} of the training cases, as it must when its bit encodes order: for every pair it sends 1 in one order and 0 in the other. \
-         An error needs S's and R's rankings to disagree on a pair, so the errors concentrate on pairs whose two scores are nearly equal.",
+         An error needs S's and R's rankings to disagree on a pair, so the errors concentrate on pairs whose two scores are nearly equal.{}",
         grouped(s.train.errors),
         grouped(s.train.cases),
         pct(s.train.error_rate),
@@ -202,6 +203,7 @@ pub fn section(c: &Catalogue, out: &Path) -> Result<Vec<Block>> {
         grouped(s.heldout.cases),
         pct(s.heldout.error_rate),
         pct(s.bit_one_rate),
+        overconfidence(&header, &rows),
     )));
     let coin = c
         .of_task("ordering")
@@ -218,10 +220,31 @@ pub fn section(c: &Catalogue, out: &Path) -> Result<Vec<Block>> {
     };
     b.push(Block::Para(format!(
         "**A real protocol.** The bit carries the information: {coin_text}. \
+         What is built in and what is learned: the antisymmetric bit and R's XNOR are part of the structured architecture, so with the coin the error is at chance by construction, a check that R really reads the bit rather than evidence of learning. What training finds is the ranking itself, on each side separately and from R's loss alone: any shared ranking would do — mean brightness with no parameters at all would make no error either — and the agents converge on one close to it. \
          The structured agents generalise to images they never saw because what they share is a ranking of single images, not a memorised list of pairs. \
          The exhaustive per-case evaluation is in the run folder (train_cases.csv, and heldout_cases.csv when exhaustive), one row per case with S's bit and R's decision, so the counts above can be recounted without this program."
     )));
     Ok(b)
+}
+
+/// The gap between the final training and held-out losses: with unbounded
+/// scores, R grows certain of every training pair, and as certain of the few
+/// held-out pairs it gets wrong, which the held-out loss then charges in full.
+fn overconfidence(header: &[String], rows: &[Vec<f64>]) -> String {
+    let last = |name: &str| column(header, rows, name).last().copied();
+    let best = column(header, rows, "heldout_loss")
+        .into_iter()
+        .fold(f64::INFINITY, f64::min);
+    match (last("train_loss"), last("heldout_loss")) {
+        (Some(train), Some(held)) if train > 0.0 && held > train => format!(
+            " At the end the training loss is {} nats and the held-out loss {} ({:.0} times higher; its lowest was {}): the stretched scores make R nearly certain of every answer, including its wrong ones on held-out pairs, which the loss charges in full. The error rate, not the loss, measures the protocol; dividing R's logit by a temperature would calibrate the loss without changing any decision, since it changes no sign.",
+            sig3(train),
+            sig3(held),
+            held / train,
+            sig3(best)
+        ),
+        _ => String::new(),
+    }
 }
 
 /// The training loss over iterations: every step's batch loss from
@@ -358,11 +381,13 @@ fn ablations(c: &Catalogue, reference: &FoundRun) -> Vec<Block> {
                 format!("S sends 1 in {} of cases", pct(s.bit_one_rate))
             };
             notes.push(format!(
-                "{}: the generic agents, which must discover antisymmetry and the XNOR themselves, reach {} training error and {} held-out error; {}. \
-                 This is the chicken-and-egg problem of emergent communication: R has no reason to read a bit that does not yet depend on the order, and S gets no useful gradient from an R that ignores it.",
+                "{}: the generic agents, which must discover antisymmetry and the XNOR themselves, reach {} training error and {} held-out error within their budget ({} steps of {} sampled cases); {}. \
+                 A likely reason is the chicken-and-egg problem of emergent communication: R has no reason to read a bit that does not yet depend on the order, and S gets no useful gradient from an R that ignores it.",
                 r.info.experiment,
                 pct(s.train.error_rate),
                 pct(s.heldout.error_rate),
+                grouped(s.fit.steps_done),
+                spec_of(r).map(|o| o.train.batch_size).unwrap_or(0),
                 bit
             ) + &generic_tuning(c));
         } else if s.estimator == "reinforce" {
@@ -389,6 +414,16 @@ fn ablations(c: &Catalogue, reference: &FoundRun) -> Vec<Block> {
         ),
         Block::Bullets(notes),
     ]
+}
+
+/// A signed value to two significant digits, small ones in scientific
+/// notation, so that the sign of a tiny gap stays visible.
+fn sci(v: f64) -> String {
+    if v != 0.0 && v.abs() < 0.01 {
+        format!("{v:+.1e}").replacen('-', "−", 1)
+    } else {
+        signed(v, 3)
+    }
 }
 
 /// Whether the generic agents fail only for want of tuning: what the
@@ -444,7 +479,7 @@ fn protocol(run: &FoundRun, p: &Protocol, train_errors: usize, out: &Path) -> Re
         .rank_correlations
         .iter()
         .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
-        .map(|(n, v)| format!("{n} (ρ = {v:.2})"))
+        .map(|(n, v)| format!("{n} (ρ = {})", f(*v, 2)))
         .unwrap_or_default();
     scatter_plot(
         &out.join("ordering_scores.svg"),
@@ -564,7 +599,7 @@ fn heldout_failures(run: &FoundRun, h: &HeldoutFailures, out: &Path) -> Result<V
         let gaps: Vec<String> = h
             .widest
             .iter()
-            .map(|&(_, _, gs, gr)| format!("{} / {}", signed(gs, 3), signed(gr, 3)))
+            .map(|&(_, _, gs, gr)| format!("{} / {}", sci(gs), sci(gr)))
             .collect();
         b.push(Block::Grid {
             path: "ordering_heldout_failures.png".into(),

@@ -100,14 +100,14 @@ pub fn line_plot(path: &Path, axes: &Axes, series: &[Series]) -> Result<()> {
     }
     let root = SVGBackend::new(path, (720, 420)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| anyhow!("{e:?}"))?;
-    let caption = (FONT, 22).into_font();
+    let caption = (FONT, 26).into_font();
     let mut builder = ChartBuilder::on(&root);
     builder
         .caption(axes.title, caption)
         .margin(12)
-        .x_label_area_size(46)
-        .y_label_area_size(70);
-    let label_style = (FONT, 18).into_font();
+        .x_label_area_size(56)
+        .y_label_area_size(84);
+    let label_style = (FONT, 22).into_font();
     if axes.log_y {
         let (ly0, ly1) = (y0 * 0.8, y1 * 1.25);
         let mut chart = builder
@@ -278,12 +278,12 @@ pub fn scatter_plot(path: &Path, axes: &Axes, series: &[Series]) -> Result<()> {
     let (px, py) = (((x1 - x0) * 0.05).max(1e-9), ((y1 - y0) * 0.05).max(1e-9));
     let root = SVGBackend::new(path, (720, 420)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| anyhow!("{e:?}"))?;
-    let label_style = (FONT, 18).into_font();
+    let label_style = (FONT, 22).into_font();
     let mut chart = ChartBuilder::on(&root)
-        .caption(axes.title, (FONT, 22).into_font())
+        .caption(axes.title, (FONT, 26).into_font())
         .margin(12)
-        .x_label_area_size(46)
-        .y_label_area_size(70)
+        .x_label_area_size(56)
+        .y_label_area_size(84)
         .build_cartesian_2d((x0 - px)..(x1 + px), (y0 - py)..(y1 + py))
         .map_err(|e| anyhow!("{e:?}"))?;
     chart
