@@ -98,6 +98,7 @@ pub fn section(c: &Catalogue, out: &Path) -> Result<Vec<Block>> {
         columns: ["clean", "σ = 10", "σ = 25", "σ = 50", "σ = 75"].map(String::from).to_vec(),
     });
     b.push(Block::Para(model_description(m, &s, d.image_size)));
+    b.extend(unet_layers(m, d.image_size, spec.train.crop));
     b.push(Block::Para(format!(
         "Training minimises the mean squared error between output and clean image with Adam (ε = 1e-8), learning rate {}{} decayed by a cosine schedule to {}, over {} epochs of {} steps with batches of {} random {}×{} crops{}. \
          It ran {} steps in {:.0} s of training time on the {} backend ({:.1} steps/s){}; an epoch here is {} steps of random crops, not a pass over the photographs. \
@@ -115,7 +116,7 @@ pub fn section(c: &Catalogue, out: &Path) -> Result<Vec<Block>> {
         t.crop,
         t.crop,
         if t.augment { " with random flips and 90° rotations" } else { "" },
-        s.fit.steps_done,
+        grouped(s.fit.steps_done),
         s.fit.train_seconds,
         run.info.backend,
         s.fit.steps_done as f64 / s.fit.train_seconds.max(1e-9),
@@ -343,6 +344,89 @@ pub fn section(c: &Catalogue, out: &Path) -> Result<Vec<Block>> {
         });
     }
     Ok(b)
+}
+
+/// The U-Net layer by layer, for one whole image: what each stage does, at
+/// which resolution, with how many channels and parameters.
+fn unet_layers(m: &DenoiserSpec, size: usize, crop: usize) -> Option<Block> {
+    if m.arch != "unet" {
+        return None;
+    }
+    let u = m.unshuffle.max(1);
+    let c = |l: usize| m.features << l;
+    let side = |l: usize| {
+        let s = (size / u) >> l;
+        format!("{s}×{s}")
+    };
+    let conv = |k: usize, i: usize, o: usize| k * k * i * o + o;
+    let unit = |ch: usize| m.depth * 2 * conv(3, ch, ch);
+    let units = if m.depth == 1 {
+        "residual unit: 2 × (3×3 conv, ReLU)".to_string()
+    } else {
+        format!("{} residual units: 2 × (3×3 conv, ReLU) each", m.depth)
+    };
+    let mut rows = vec![vec![
+        "head".to_string(),
+        side(0),
+        format!("{} → {}", u * u, c(0)),
+        "3×3 conv, ReLU".to_string(),
+        grouped(conv(3, u * u, c(0))),
+    ]];
+    for l in 0..m.levels {
+        let stage = if l + 1 == m.levels {
+            "bottleneck".to_string()
+        } else {
+            format!("encoder {}", l + 1)
+        };
+        rows.push(vec![
+            stage,
+            side(l),
+            c(l).to_string(),
+            units.clone(),
+            grouped(unit(c(l))),
+        ]);
+        if l + 1 < m.levels {
+            rows.push(vec![
+                format!("down {}", l + 1),
+                format!("{} → {}", side(l), side(l + 1)),
+                format!("{} → {}", c(l), c(l + 1)),
+                "2×2 conv, stride 2, ReLU".to_string(),
+                grouped(conv(2, c(l), c(l + 1))),
+            ]);
+        }
+    }
+    for l in (0..m.levels.saturating_sub(1)).rev() {
+        rows.push(vec![
+            format!("up {}", l + 1),
+            format!("{} → {}", side(l + 1), side(l)),
+            format!("{} → {}", c(l + 1), c(l)),
+            "1×1 conv to 4× channels, pixel-shuffle ×2, + skip".to_string(),
+            grouped(conv(1, c(l + 1), 4 * c(l))),
+        ]);
+        rows.push(vec![
+            format!("decoder {}", l + 1),
+            side(l),
+            c(l).to_string(),
+            units.clone(),
+            grouped(unit(c(l))),
+        ]);
+    }
+    rows.push(vec![
+        "tail".to_string(),
+        side(0),
+        format!("{} → {}", c(0), u * u),
+        "3×3 conv (zero at start); output = input − tail".to_string(),
+        grouped(conv(3, c(0), u * u)),
+    ]);
+    Some(Block::Table {
+        caption: format!(
+            "The denoiser layer by layer, for a whole {size}×{size} image (training sees {crop}×{crop} crops, on which every side is {crop}/{size} of the one shown)."
+        ),
+        header: ["stage", "resolution", "channels", "layers", "parameters"]
+            .map(String::from)
+            .to_vec(),
+        rows,
+    })
 }
 
 /// Why the easiest image may be easy for reasons other than the model: a
@@ -709,7 +793,7 @@ fn model_description(m: &DenoiserSpec, s: &DenoiseSummary, size: usize) -> Strin
         format!(
             "The model is a convolutional denoising autoencoder shaped as a small U-Net (after DRUNet, Zhang et al. 2021): an encoder working at {levels} resolutions ({sides} for a whole image, with {widths} channels), going down by a 2×2 stride-2 convolution that halves the resolution and doubles the channels, and a decoder that mirrors it, each level of both made of {units} of two 3×3 convolutions with ReLU; the decoder up-samples with a learned 2× pixel-shuffle and adds the encoder's features of the same level (skip connections), so the code at the bottom carries the context and the skips the detail. {folding}\
              A 3×3 convolution at half resolution with twice the channels costs the same multiply-adds as one at full resolution but sees twice as far, and runs as a larger, faster matrix product; that is how this design fits a wide receptive field into a few minutes of CPU training. \
-             The residual units' second convolutions and the last layer start at zero (the untrained network is the identity), and the learning rate warms up over the first steps: without both, deep stacks without batch normalisation did not train at this learning rate. ",
+             The residual units' second convolutions and the last layer start at zero (the untrained network is the identity), and the learning rate warms up over the first steps: both are standard remedies for training a deep network without normalisation at a high learning rate (Fixup; Goyal et al. 2017), and the warm-up's effect is measured in the tuning sweeps. ",
             levels = m.levels,
             widths = widths.join(", "),
             sides = sides.join(", "),
@@ -730,7 +814,7 @@ fn model_description(m: &DenoiserSpec, s: &DenoiseSummary, size: usize) -> Strin
     format!(
         "{shape}The network predicts the noise, which is subtracted from the input (residual learning, as in DnCNN: the noise is simpler to model than the image). \
          It has {params} parameters, costs {macs:.0} million multiply-adds per {size}×{size} image and sees a {rf}×{rf}-pixel neighbourhood around each output pixel. \
-         It is a denoising autoencoder in the sense of Vincent et al. (2008): trained to reconstruct the clean image from a corrupted copy. The corruption, not a bottleneck, keeps it from learning the identity, so its code may be overcomplete; a narrow bottleneck would discard exactly the fine detail that denoising must keep. The skip connections are part of that code: the encoder's output at each level, which the decoder turns back into an image.",
+         It is a denoising autoencoder in the sense of Vincent et al. (2008): trained to reconstruct the clean image from a corrupted copy. The corruption, not a bottleneck, keeps it from learning the identity, so its code may be overcomplete; a narrow bottleneck would have to discard fine detail, which denoising must keep. The skip connections are part of that code: the encoder's output at each level, which the decoder turns back into an image.",
         params = grouped(s.parameters),
         macs = s.macs_per_image as f64 / 1e6,
         rf = Denoiser::receptive_field(m),

@@ -259,6 +259,9 @@ pub fn to_typst(title: &str, subtitle: &str, blocks: &[Block]) -> String {
 /// Whether a cell reads as a number (optionally with %, ±, a unit in parentheses).
 fn numeric(cell: &str) -> bool {
     let head = cell.split_whitespace().next().unwrap_or("");
-    let head = head.trim_end_matches('%').replace('−', "-");
+    let head = head
+        .trim_end_matches('%')
+        .replace('−', "-")
+        .replace(',', "");
     !head.is_empty() && (head.parse::<f64>().is_ok() || head == "—")
 }
