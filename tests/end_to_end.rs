@@ -74,6 +74,32 @@ fn smoke_runs_fill_run_folders_reproducibly_and_feed_the_report() {
             .lines()
             .count();
         assert_eq!(rows, 3, "header and one row per epoch (2 epochs)");
+        // steps.csv: one row per optimisation step, its last step the
+        // step count of the last epoch row.
+        let steps = std::fs::read_to_string(dir.join("steps.csv")).unwrap();
+        let last_step = steps
+            .lines()
+            .last()
+            .unwrap()
+            .split(',')
+            .next()
+            .unwrap()
+            .to_string();
+        let metrics = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+        let last_epoch_step = metrics
+            .lines()
+            .last()
+            .unwrap()
+            .split(',')
+            .nth(1)
+            .unwrap()
+            .to_string();
+        assert_eq!(steps.lines().next(), Some("step,elapsed_s,train_loss"));
+        assert_eq!(last_step, last_epoch_step, "{}", dir.display());
+        assert_eq!(
+            steps.lines().count() - 1,
+            last_step.parse::<usize>().unwrap()
+        );
     }
     let denoise: Vec<_> = folders
         .iter()

@@ -430,33 +430,48 @@ fn sci(v: f64) -> String {
 /// `tune-ordering-generic` sweep (learning rates × estimators) reached on
 /// the validation pairs, if it has been run.
 fn generic_tuning(c: &Catalogue) -> String {
-    let tuned: Vec<OrderingSummary> = c
+    let tuned: Vec<(OrderingSpec, OrderingSummary)> = c
         .of_task("ordering")
         .into_iter()
         .filter(|r| r.info.experiment == "tune-ordering-generic")
-        .filter_map(|r| r.json::<OrderingSummary>("summary.json").ok())
+        .filter_map(|r| {
+            Some((
+                spec_of(r).ok()?,
+                r.json::<OrderingSummary>("summary.json").ok()?,
+            ))
+        })
         .collect();
-    let val_errors: Vec<f64> = tuned
+    let val_error = |s: &OrderingSummary| s.val.as_ref().map_or(f64::INFINITY, |v| v.error_rate);
+    let Some((best_spec, best)) = tuned
         .iter()
-        .filter_map(|s| s.val.as_ref().map(|v| v.error_rate))
-        .collect();
-    let Some(best) = val_errors.iter().copied().reduce(f64::min) else {
+        .min_by(|a, b| val_error(&a.1).total_cmp(&val_error(&b.1)))
+    else {
         return String::new();
     };
     let constant = tuned
         .iter()
-        .filter(|s| s.bit_one_rate == 0.0 || s.bit_one_rate == 1.0)
+        .filter(|(_, s)| s.bit_one_rate == 0.0 || s.bit_one_rate == 1.0)
         .count();
-    let verdict = if best >= 0.4 {
+    let verdict = if val_error(best) >= 0.4 {
         "Tuning does not rescue it"
     } else {
-        "With tuning it does better than this untuned run"
+        "With tuning it does learn a protocol"
     };
     format!(
-        " {verdict}: over the {} settings of tune-ordering-generic (learning rate × estimator, {} steps each), the best validation error is {}, and S's bit is the same for every training case in {} of them.",
+        " {verdict}: over the {} settings of tune-ordering-generic (learning rate × estimator, {} steps each), the best validation error is {} ({}, learning rate {}; training error {}, held-out {}), and S's bit is the same for every training case in {} of them.",
         tuned.len(),
-        tuned.iter().map(|s| s.fit.steps_done).max().unwrap_or(0),
-        pct(best),
+        grouped(
+            tuned
+                .iter()
+                .map(|(_, s)| s.fit.steps_done)
+                .max()
+                .unwrap_or(0)
+        ),
+        pct(val_error(best)),
+        best.estimator.replace('_', "-"),
+        best_spec.train.lr,
+        pct(best.train.error_rate),
+        pct(best.heldout.error_rate),
         constant
     )
 }

@@ -884,3 +884,21 @@ fn write_pairs(
         .collect();
     save_rgb_grid(&run.path(file), &rows)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::heldout_failures;
+
+    #[test]
+    fn held_out_failures_are_the_pairs_ranked_differently() {
+        // S and R agree on every pair but (1, 2), which R orders the other way.
+        let s = [0.0, 1.0, 2.0, 3.0];
+        let r = [0.0, 2.1, 2.0, 3.0];
+        let h = heldout_failures(&s, &r);
+        assert_eq!((h.pairs, h.discordant), (6, 1));
+        let (i, j, gs, gr) = h.widest[0];
+        assert_eq!((i, j), (1, 2));
+        assert!(gs < 0.0 && gr > 0.0, "opposite signs: {gs} {gr}");
+        assert!(h.median_gap_discordant < h.median_gap_all);
+    }
+}
