@@ -10,7 +10,7 @@ EXPRUN := $(BIN)
 
 all: denoise ordering ablations report
 
-# Every run the report can show: also the seed and tuning sweeps (about an hour more).
+# Every run the report can show: also the seed and tuning sweeps (about 80 minutes more).
 everything: denoise ordering ablations seeds tuning report
 
 # --all-targets builds the tests too, so that `make build` and `make test`
