@@ -430,10 +430,21 @@ fn sci(v: f64) -> String {
 /// `tune-ordering-generic` sweep (learning rates × estimators) reached on
 /// the validation pairs, if it has been run.
 fn generic_tuning(c: &Catalogue) -> String {
+    // Every run of the latest sweep of that experiment (of_task keeps only
+    // the latest run of each experiment).
+    let name = "tune-ordering-generic";
+    let Some(latest) = c
+        .all_finished
+        .iter()
+        .filter(|r| r.info.experiment == name)
+        .max_by_key(|r| r.order())
+    else {
+        return String::new();
+    };
     let tuned: Vec<(OrderingSpec, OrderingSummary)> = c
-        .of_task("ordering")
-        .into_iter()
-        .filter(|r| r.info.experiment == "tune-ordering-generic")
+        .all_finished
+        .iter()
+        .filter(|r| r.info.experiment == name && r.info.sweep_id == latest.info.sweep_id)
         .filter_map(|r| {
             Some((
                 spec_of(r).ok()?,
