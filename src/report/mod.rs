@@ -81,7 +81,7 @@ impl FoundRun {
     pub fn copy_artifact(&self, name: &str, out: &Path, as_name: &str) -> Result<()> {
         let src = self.dir.join(name);
         let img = image::open(&src).with_context(|| format!("cannot read {}", src.display()))?;
-        let factor = (800 / img.width().max(1)).clamp(1, 8);
+        let factor = (480 / img.width().max(1)).clamp(1, 8);
         let big = img.resize(
             img.width() * factor,
             img.height() * factor,
