@@ -352,17 +352,9 @@ pub fn section(c: &Catalogue, out: &Path) -> Result<Vec<Block>> {
 /// BM3D: one seed's result alone can be a lucky or an unlucky draw. Every
 /// seed sees the same noisy test images, so BM3D's number is the same.
 fn seed_spread(c: &Catalogue, experiment: &str, seed: u64, s: &DenoiseSummary) -> Option<Block> {
-    let name = format!("{experiment}-seeds");
-    let latest = c
-        .all_finished
-        .iter()
-        .filter(|r| r.info.experiment == name)
-        .max_by_key(|r| r.order())?;
-    let sweep = latest.info.sweep_id.clone();
     let runs: Vec<DenoiseSummary> = c
-        .all_finished
-        .iter()
-        .filter(|r| r.info.experiment == name && r.info.sweep_id == sweep)
+        .latest_sweep(&format!("{experiment}-seeds"))
+        .into_iter()
         .filter_map(|r| r.json("summary.json").ok())
         .collect();
     if runs.len() < 2 {

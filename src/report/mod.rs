@@ -152,6 +152,23 @@ impl Catalogue {
         })
     }
 
+    /// Every finished run of the latest sweep of `experiment` (its newest
+    /// run's sweep id); empty when the experiment has no finished run.
+    pub fn latest_sweep(&self, experiment: &str) -> Vec<&FoundRun> {
+        let Some(latest) = self
+            .all_finished
+            .iter()
+            .filter(|r| r.info.experiment == experiment)
+            .max_by_key(|r| r.order())
+        else {
+            return Vec::new();
+        };
+        self.all_finished
+            .iter()
+            .filter(|r| r.info.experiment == experiment && r.info.sweep_id == latest.info.sweep_id)
+            .collect()
+    }
+
     /// Latest finished run of each experiment of `task`, by name.
     pub fn of_task(&self, task: &str) -> Vec<&FoundRun> {
         self.finished

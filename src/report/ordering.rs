@@ -281,17 +281,9 @@ fn train_losses(run: &FoundRun) -> Vec<f64> {
 /// latest `<experiment>-seeds` sweep: one seed's error rate alone can be a
 /// lucky or an unlucky draw.
 fn seed_spread(c: &Catalogue, experiment: &str, seed: u64) -> Option<Block> {
-    let name = format!("{experiment}-seeds");
-    let latest = c
-        .all_finished
-        .iter()
-        .filter(|r| r.info.experiment == name)
-        .max_by_key(|r| r.order())?;
-    let sweep = latest.info.sweep_id.clone();
     let summaries: Vec<OrderingSummary> = c
-        .all_finished
-        .iter()
-        .filter(|r| r.info.experiment == name && r.info.sweep_id == sweep)
+        .latest_sweep(&format!("{experiment}-seeds"))
+        .into_iter()
         .filter_map(|r| r.json("summary.json").ok())
         .collect();
     if summaries.len() < 2 {
@@ -430,21 +422,10 @@ fn sci(v: f64) -> String {
 /// `tune-ordering-generic` sweep (learning rates × estimators) reached on
 /// the validation pairs, if it has been run.
 fn generic_tuning(c: &Catalogue) -> String {
-    // Every run of the latest sweep of that experiment (of_task keeps only
-    // the latest run of each experiment).
-    let name = "tune-ordering-generic";
-    let Some(latest) = c
-        .all_finished
-        .iter()
-        .filter(|r| r.info.experiment == name)
-        .max_by_key(|r| r.order())
-    else {
-        return String::new();
-    };
+    // Every run of the sweep (of_task keeps only the latest run of each experiment).
     let tuned: Vec<(OrderingSpec, OrderingSummary)> = c
-        .all_finished
-        .iter()
-        .filter(|r| r.info.experiment == name && r.info.sweep_id == latest.info.sweep_id)
+        .latest_sweep("tune-ordering-generic")
+        .into_iter()
         .filter_map(|r| {
             Some((
                 spec_of(r).ok()?,
